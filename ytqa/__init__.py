@@ -43,12 +43,35 @@ from ytqa.transcripts import Segment, Transcript
 from ytqa.video import format_timestamp, parse_video_id, watch_url
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    pass
+    from ytqa.chain import build_chain, build_retriever
+    from ytqa.chunking import chunk_transcript
+    from ytqa.evaluation import compare_models, evaluate
+    from ytqa.llm import resolve_llm
+    from ytqa.loader import YouTubeTranscriptLoader
+    from ytqa.models import get_embeddings, register_preset, resolve_preset
+    from ytqa.store import IngestReport, VideoIndex
+    from ytqa.transcripts import expand_sources, load_transcript, read_transcript_file
 
 __version__ = "0.1.0"
 
 # Public names whose modules import heavy libraries, loaded on first access.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "load_transcript": "ytqa.transcripts",
+    "read_transcript_file": "ytqa.transcripts",
+    "expand_sources": "ytqa.transcripts",
+    "YouTubeTranscriptLoader": "ytqa.loader",
+    "chunk_transcript": "ytqa.chunking",
+    "get_embeddings": "ytqa.models",
+    "register_preset": "ytqa.models",
+    "resolve_preset": "ytqa.models",
+    "VideoIndex": "ytqa.store",
+    "IngestReport": "ytqa.store",
+    "build_chain": "ytqa.chain",
+    "build_retriever": "ytqa.chain",
+    "resolve_llm": "ytqa.llm",
+    "evaluate": "ytqa.evaluation",
+    "compare_models": "ytqa.evaluation",
+}
 
 __all__ = [
     "DEFAULT_MODEL",
