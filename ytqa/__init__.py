@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ytqa.errors import (
     AgeRestrictedError,
+    ChainConfigurationError,
+    ChunkingError,
     EmbeddingModelError,
     EvaluationError,
     IndexModelMismatchError,
@@ -45,7 +47,6 @@ from ytqa.video import format_timestamp, parse_video_id, watch_url
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ytqa.chain import build_chain, build_retriever
     from ytqa.chunking import chunk_transcript
-    from ytqa.evaluation import compare_models, evaluate
     from ytqa.llm import resolve_llm
     from ytqa.loader import YouTubeTranscriptLoader
     from ytqa.models import get_embeddings, register_preset, resolve_preset
@@ -69,18 +70,19 @@ _LAZY: dict[str, str] = {
     "build_chain": "ytqa.chain",
     "build_retriever": "ytqa.chain",
     "resolve_llm": "ytqa.llm",
-    "evaluate": "ytqa.evaluation",
-    "compare_models": "ytqa.evaluation",
 }
 
 __all__ = [
     "DEFAULT_MODEL",
     "EMBEDDING_MODELS",
     "AgeRestrictedError",
+    "ChainConfigurationError",
+    "ChunkingError",
     "EmbeddingModelError",
     "EmbeddingPreset",
     "EvaluationError",
     "IndexModelMismatchError",
+    "IngestReport",
     "InvalidPromptError",
     "InvalidVideoIdError",
     "LLMConfigurationError",
@@ -97,16 +99,27 @@ __all__ = [
     "TranscriptFileError",
     "TranscriptsDisabledError",
     "TranslationUnavailableError",
+    "VideoIndex",
     "VideoIndexError",
     "VideoUnavailableError",
     "VideoUnplayableError",
     "YouTubeDataError",
+    "YouTubeTranscriptLoader",
     "YtqaError",
     "__version__",
+    "build_chain",
+    "build_retriever",
+    "chunk_transcript",
+    "expand_sources",
     "format_timestamp",
+    "get_embeddings",
+    "load_transcript",
     "parse_video_id",
+    "read_transcript_file",
+    "register_preset",
+    "resolve_llm",
+    "resolve_preset",
     "watch_url",
-    *_LAZY,
 ]
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 __all__ = [
     "AgeRestrictedError",
+    "ChainConfigurationError",
+    "ChunkingError",
     "EmbeddingModelError",
     "EvaluationError",
     "IndexModelMismatchError",
@@ -30,8 +32,8 @@ __all__ = [
     "TranscriptFileError",
     "TranscriptsDisabledError",
     "TranslationUnavailableError",
-    "VideoUnavailableError",
     "VideoIndexError",
+    "VideoUnavailableError",
     "VideoUnplayableError",
     "YouTubeDataError",
     "YtqaError",
@@ -144,7 +146,9 @@ class NoTranscriptFoundError(TranscriptError):
         super().__init__(
             f"Video {video_id} has no {kind}transcript in {', '.join(requested)}. "
             f"Available: {have}. Ask for one of those with languages=[...] "
-            "(--language on the command line), or translate with translate_to=...",
+            "(--language on the command line)"
+            + (", or allow any kind with captions='any'" if captions != "any" else "")
+            + ", or translate with translate_to=...",
             video_id,
         )
 
@@ -212,13 +216,12 @@ class NetworkError(TranscriptError):
 
     exit_code = 4
 
-    def __init__(self, video_id: str | None, detail: str = "") -> None:
+    def __init__(self, video_id: str | None, detail: str = "", advice: str | None = None) -> None:
         extra = f": {detail}" if detail else ""
-        super().__init__(
-            f"Could not reach YouTube{extra}. Check your internet connection "
-            "(and HTTPS_PROXY if you use one), then retry.",
-            video_id,
+        todo = advice or (
+            "Check your internet connection (and HTTPS_PROXY if you use one), then retry."
         )
+        super().__init__(f"Could not reach YouTube{extra}. {todo}", video_id)
 
 
 class TranscriptFileError(YtqaError, ValueError):
@@ -304,5 +307,24 @@ class InvalidPromptError(YtqaError, ValueError):
 
 class EvaluationError(YtqaError):
     """A QA file or transcripts folder for evaluation is unusable."""
+
+    exit_code = 2
+
+
+class ChainConfigurationError(YtqaError):
+    """An argument of ``build_chain`` / ``build_retriever`` is out of range or unknown.
+
+    Not a ``ValueError`` on purpose: pydantic would wrap one raised while a
+    retriever is constructed, and the user would lose the message.
+    """
+
+    exit_code = 2
+
+
+class ChunkingError(YtqaError):
+    """Chunking settings (``max_tokens``, ``overlap_tokens``) do not fit the embedding model.
+
+    Not a ``ValueError``, for the reason given at :class:`ChainConfigurationError`.
+    """
 
     exit_code = 2

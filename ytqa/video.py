@@ -81,7 +81,8 @@ def parse_video_id(text: str) -> str:
     if found is not None and is_video_id(found):
         return found
     if host in _YOUTUBE_HOSTS and (
-        "list" in parse_qs(parts.query) or segments[:1] in (["playlist"], ["channel"], ["c"], ["user"])
+        "list" in parse_qs(parts.query)
+        or segments[:1] in (["playlist"], ["channel"], ["c"], ["user"])
         or (segments and segments[0].startswith("@"))
     ):
         raise InvalidVideoIdError(text, "a playlist or channel, not one video")

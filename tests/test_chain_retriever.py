@@ -1,0 +1,122 @@
+"""build_retriever / VideoRetriever: a standard LangChain retriever over the video index."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.retrievers import BaseRetriever
+from langchain_tests.integration_tests import RetrieversIntegrationTests
+
+from tests.test_chain import BEES, LONG_TALK, TRANSCRIPTS, WORMHOLES
+from ytqa import VideoIndexError, build_retriever
+from ytqa.chain import VideoRetriever
+from ytqa.store import VideoIndex
+
+
+@pytest.fixture(scope="module")
+def index(minilm: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VideoIndex]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("YTQA_HOME", str(tmp_path_factory.mktemp("retriever-home")))
+        patch.setenv("YTQA_MODELS_DIR", str(minilm.parent))
+        video_index = VideoIndex("minilm", in_memory=True, collection_name="retriever_tests")
+        for transcript in TRANSCRIPTS:
+            video_index.add(transcript)
+        yield video_index
+
+
+# pytest-asyncio runs in strict mode here; the standard suite's one async test
+# needs its marker (auto mode would add it by itself).
+pytest.mark.asyncio(RetrieversIntegrationTests.test_ainvoke_returns_documents)
+
+
+class TestVideoRetrieverStandard(RetrieversIntegrationTests):
+    """LangChain's own retriever contract, against build_retriever on a real index."""
+
+    @pytest.fixture(autouse=True)
+    def _index(self, index: VideoIndex) -> None:
+        self.video_index = index
+
+    @property
+    def retriever_constructor(self) -> type[BaseRetriever]:
+        # build_retriever is what users call; it returns a VideoRetriever.
+        return build_retriever  # type: ignore[return-value]
+
+    @property
+    def retriever_constructor_params(self) -> dict[str, Any]:
+        return {"index": self.video_index}
+
+    @property
+    def retriever_query_example(self) -> str:
+        return "Why do honeybee colonies collapse?"
+
+
+def test_k_in_constructor_and_per_call(index: VideoIndex) -> None:
+    retriever = build_retriever(index=index, k=3)
+    assert isinstance(retriever, VideoRetriever)
+    assert len(retriever.invoke("bees")) == 3
+    assert len(retriever.invoke("bees", k=1)) == 1
+    assert len(asyncio.run(retriever.ainvoke("bees", k=2))) == 2
+    assert len(retriever.invoke("bees")) == 3  # per-call k does not stick
+
+
+def test_scores_are_similarities_best_first(index: VideoIndex) -> None:
+    docs = build_retriever(index=index, k=5).invoke("Varroa mites spread viruses among bees")
+    scores = [doc.metadata["score"] for doc in docs]
+    assert scores == sorted(scores, reverse=True)
+    assert all(-1.0 <= score <= 1.0 for score in scores)
+    assert docs[0].metadata["video_id"] == BEES
+    assert scores[0] > 0.5 > scores[-1]
+
+
+def test_score_threshold_keeps_only_close_chunks(index: VideoIndex) -> None:
+    every = build_retriever(index=index, k=10).invoke("wormhole exotic matter")
+    cut = (every[0].metadata["score"] + every[-1].metadata["score"]) / 2
+    kept = build_retriever(
+        index=index,
+        k=10,
+        search_type="similarity_score_threshold",
+        search_kwargs={"score_threshold": cut},
+    ).invoke("wormhole exotic matter")
+    assert 0 < len(kept) < len(every)
+    assert all(doc.metadata["score"] >= cut for doc in kept)
+
+
+def test_mmr_returns_k_diverse_scored_chunks(index: VideoIndex) -> None:
+    retriever = build_retriever(
+        index=index, k=3, search_type="mmr", search_kwargs={"fetch_k": 10, "lambda_mult": 0.2}
+    )
+    docs = retriever.invoke("wormhole")
+    assert len(docs) == 3
+    assert len({(d.metadata["video_id"], d.metadata["chunk_index"]) for d in docs}) == 3
+    assert docs[0].metadata["video_id"] == WORMHOLES
+    similar = build_retriever(index=index, k=3).invoke("wormhole")
+    # MMR's first pick is the most similar chunk, with the same score.
+    assert docs[0].page_content == similar[0].page_content
+    assert docs[0].metadata["score"] == pytest.approx(similar[0].metadata["score"], abs=1e-4)
+
+
+def test_video_ids_per_call_and_metadata_filter(index: VideoIndex) -> None:
+    retriever = build_retriever(index=index, k=4)
+    only_talk = retriever.invoke("bees", video_ids=[LONG_TALK])
+    assert only_talk and {d.metadata["video_id"] for d in only_talk} == {LONG_TALK}
+    filtered = retriever.invoke("bees", filter={"video_id": WORMHOLES})
+    assert filtered and {d.metadata["video_id"] for d in filtered} == {WORMHOLES}
+    # A filter and video_ids together must both hold.
+    assert retriever.invoke("bees", video_ids=[BEES], filter={"video_id": WORMHOLES}) == []
+
+
+def test_empty_index_without_videos_is_an_error(minilm: Path) -> None:
+    empty = VideoIndex("minilm", in_memory=True, collection_name="retriever_empty")
+    with pytest.raises(VideoIndexError, match="holds no videos"):
+        build_retriever(index=empty)
+
+
+def test_videos_are_indexed_first(minilm: Path) -> None:
+    fresh = VideoIndex("minilm", in_memory=True, collection_name="retriever_fresh")
+    retriever = build_retriever([TRANSCRIPTS[1]], index=fresh, k=1)
+    assert fresh.has_video(WORMHOLES)
+    assert retriever.invoke("wormhole")[0].metadata["video_id"] == WORMHOLES

@@ -1,0 +1,448 @@
+"""The ``ytqa`` command: ask, search, ingest, list, remove, models, eval, reindex, compare.
+
+The command is a thin layer over the library: every command calls public
+ytqa functions and only formats their results. Heavy libraries load inside the
+commands, so ``ytqa --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ytqa.errors import YtqaError
+from ytqa.models import DEFAULT_MODEL, EMBEDDING_MODELS
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+    from rich.console import Console
+
+    from ytqa.store import VideoIndex
+
+__all__ = ["EXIT_CODES", "main"]
+
+EXIT_CODES = {
+    0: "success",
+    1: "a ytqa error not listed below, or some sources failed to ingest",
+    2: "bad input: unknown option, invalid video ID or URL, bad transcript or QA file",
+    3: "YouTube has no usable transcript (unavailable video, captions disabled, language)",
+    4: "YouTube could not be reached or blocked the request (see --proxy)",
+    5: "a model or optional package is missing or misconfigured",
+    6: "the index cannot be used as asked (e.g. built with another model)",
+    130: "interrupted (Ctrl-C)",
+}
+"""Exit statuses of the ``ytqa`` command (also in docs/cli.md)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+MODEL_CHOICES = ", ".join(EMBEDDING_MODELS)
+
+
+class YtqaGroup(click.Group):
+    """Turns ytqa errors into one ``Error: ...`` line and a documented exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except YtqaError as error:
+            if _debug_requested(ctx):
+                raise
+            click.echo(f"Error: {_one_line(str(error))}", err=True)
+            ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+def _debug_requested(ctx: click.Context) -> bool:
+    return bool(ctx.params.get("debug")) or os.environ.get("YTQA_DEBUG", "") not in ("", "0")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+# Options shared by several commands, each with help and an environment fallback.
+def model_option(f: F) -> F:
+    return click.option(
+        "-m",
+        "--model",
+        default=DEFAULT_MODEL,
+        show_default=True,
+        envvar="YTQA_MODEL",
+        show_envvar=True,
+        help=f"Embedding preset ({MODEL_CHOICES}) or any sentence-transformers model name or path.",
+    )(f)
+
+
+def server_option(f: F) -> F:
+    return click.option(
+        "--chroma-server",
+        "chroma_server",
+        metavar="URL",
+        envvar="YTQA_CHROMA_SERVER",
+        show_envvar=True,
+        help="Use a Chroma server (e.g. http://localhost:8000) instead of the local index.",
+    )(f)
+
+
+def fetch_options(f: F) -> F:
+    options = [
+        click.option(
+            "-l",
+            "--language",
+            "languages",
+            multiple=True,
+            default=("en",),
+            show_default=True,
+            envvar="YTQA_LANGUAGES",
+            show_envvar=True,
+            help="Transcript language code, in order of preference (repeatable).",
+        ),
+        click.option(
+            "--translate-to",
+            metavar="LANG",
+            help="Have YouTube translate the transcript into this language code.",
+        ),
+        click.option(
+            "--proxy",
+            metavar="URL",
+            envvar="YTQA_PROXY",
+            show_envvar=True,
+            help="HTTP(S) proxy for YouTube, e.g. http://user:pass@host:port "
+            "(for blocked IPs; see docs/troubleshooting.md).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
+
+
+@click.group(cls=YtqaGroup, context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="YTQA_HOME",
+    show_envvar=True,
+    help="Folder for the index and the transcript cache [default: per-user data folder].",
+)
+@click.option("--debug", is_flag=True, envvar="YTQA_DEBUG", help="Show tracebacks for errors.")
+@click.version_option(package_name="ytqa", message="ytqa %(version)s")
+def cli(home: Path | None, debug: bool) -> None:
+    """Ask questions of YouTube videos; answers cite the moment in the video.
+
+    \b
+    ytqa ask https://youtu.be/VIDEO_ID "What is the main argument?"
+    ytqa search talk.srt "lens"           # no LLM needed
+    """
+    if home is not None:
+        os.environ["YTQA_HOME"] = str(home)
+
+
+def _open_index(model: str, chroma_server: str | None) -> VideoIndex:
+    from ytqa.store import VideoIndex
+
+    if chroma_server:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(chroma_server if "://" in chroma_server else f"http://{chroma_server}")
+        return VideoIndex.from_server(
+            parts.hostname or "localhost",
+            parts.port or 8000,
+            ssl=parts.scheme == "https",
+            model=model,
+        )
+    return VideoIndex(model)
+
+
+def _source_lines(documents: Sequence[Document]) -> list[tuple[str, str]]:
+    """``(label, url)`` per source: ``[mm:ss] title`` and the link that opens there."""
+    from ytqa.video import format_timestamp
+
+    lines = []
+    for document in documents:
+        meta = document.metadata
+        title = meta.get("title") or meta.get("video_id", "")
+        lines.append((f"[{format_timestamp(float(meta.get('start', 0)))}] {title}", meta["url"]))
+    return lines
+
+
+def _print_sources(console: Console, documents: Sequence[Document]) -> None:
+    from rich.markup import escape
+
+    for label, url in _source_lines(documents):
+        # rich turns [link=...] into a clickable link where the terminal supports it.
+        console.print(f"{escape(label)} — [link={url}]{escape(url)}[/link]")
+
+
+def _document_json(document: Document) -> dict[str, Any]:
+    return {"text": document.page_content, **document.metadata}
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=False)
+@click.argument("question")
+@model_option
+@click.option(
+    "--llm",
+    envvar="YTQA_LLM",
+    show_envvar=True,
+    help="LLM: 'provider:model' (e.g. openai:gpt-4o-mini, ollama:llama3.2) or "
+    "'hf:<model id or path>' [default: a small local model].",
+)
+@click.option("-k", "k", type=click.IntRange(1, 50), default=4, show_default=True,
+              help="Number of transcript passages given to the LLM.")
+@server_option
+@fetch_options
+@json_option
+def ask(
+    sources: tuple[str, ...],
+    question: str,
+    model: str,
+    llm: str | None,
+    k: int,
+    chroma_server: str | None,
+    languages: tuple[str, ...],
+    translate_to: str | None,
+    proxy: str | None,
+    as_json: bool,
+) -> None:
+    """Answer QUESTION from the videos SOURCES (or from everything indexed).
+
+    SOURCES are video URLs or IDs, playlist URLs, transcript files or folders;
+    those not indexed yet are indexed first.
+    """
+    from ytqa.chain import build_chain
+
+    chain = build_chain(
+        list(sources) or None,
+        model=model,
+        llm=llm,
+        k=k,
+        index=_open_index(model, chroma_server),
+        languages=languages,
+        translate_to=translate_to,
+        proxy=proxy,
+    )
+    result = chain.invoke({"query": question})
+    documents = result.get("source_documents", [])
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"question": question, "answer": result["result"],
+                 "sources": [_document_json(d) for d in documents]},
+                ensure_ascii=False,
+            )
+        )
+        return
+    console = _console()
+    console.print(str(result["result"]).strip(), markup=False)
+    if documents:
+        console.print("\nSources:")
+        _print_sources(console, documents)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=False)
+@click.argument("query")
+@model_option
+@click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="Number of passages to show.")
+@server_option
+@fetch_options
+@json_option
+def search(
+    sources: tuple[str, ...],
+    query: str,
+    model: str,
+    k: int,
+    chroma_server: str | None,
+    languages: tuple[str, ...],
+    translate_to: str | None,
+    proxy: str | None,
+    as_json: bool,
+) -> None:
+    """Show the passages of SOURCES (or of everything indexed) that best match QUERY.
+
+    Retrieval only: no LLM is needed. Each passage comes with its timestamp,
+    a link to that moment and its similarity score.
+    """
+    from ytqa.chain import build_retriever
+
+    retriever = build_retriever(
+        list(sources) or None,
+        model=model,
+        k=k,
+        index=_open_index(model, chroma_server),
+        languages=languages,
+        translate_to=translate_to,
+        proxy=proxy,
+    )
+    documents = retriever.invoke(query)
+    if as_json:
+        click.echo(json.dumps({"query": query, "results": [_document_json(d) for d in documents]},
+                              ensure_ascii=False))
+        return
+    console = _console()
+    if not documents:
+        console.print("No passages found. Index videos first: ytqa ingest SOURCE...")
+        return
+    lines = _source_lines(documents)
+    for rank, (document, (label, url)) in enumerate(zip(documents, lines, strict=True), 1):
+        score = document.metadata.get("score")
+        score_text = f"  (score {score:.3f})" if isinstance(score, float) else ""
+        from rich.markup import escape
+
+        console.print(f"{rank}. {escape(label)}{score_text}\n   [link={url}]{escape(url)}[/link]")
+        console.print("   " + _one_line(document.page_content), markup=False)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@model_option
+@server_option
+@fetch_options
+@click.option("--refresh", is_flag=True, help="Fetch transcripts again instead of using the cache.")
+@json_option
+def ingest(
+    sources: tuple[str, ...],
+    model: str,
+    chroma_server: str | None,
+    languages: tuple[str, ...],
+    translate_to: str | None,
+    proxy: str | None,
+    refresh: bool,
+    as_json: bool,
+) -> None:
+    """Index SOURCES: video URLs or IDs, playlist URLs, transcript files or folders.
+
+    Videos already indexed with the same model are skipped. One failing video
+    does not stop the others; the exit status is 1 if any failed.
+    """
+    index = _open_index(model, chroma_server)
+    report = index.add_many(
+        list(sources),
+        languages=languages,
+        translate_to=translate_to,
+        proxy=proxy,
+        refresh=refresh,
+        progress=not as_json,
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        console = _console()
+        for item in report.added:
+            console.print(f"added    {item.video_id}  {item.chunks:>5} chunks  {item.title or ''}",
+                          markup=False)
+        for skipped in report.skipped:
+            console.print(
+                f"skipped  {skipped.video_id}  (already indexed)  {skipped.title or ''}",
+                markup=False,
+            )
+        for failure in report.failed:
+            console.print(f"failed   {failure.source}: {_one_line(str(failure.error))}",
+                          markup=False)
+        console.print(
+            f"{len(report.added)} added, {len(report.skipped)} skipped, "
+            f"{len(report.failed)} failed ({model})."
+        )
+    if report.failed:
+        sys.exit(1)
+
+
+@cli.command(name="list")
+@model_option
+@server_option
+@json_option
+def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
+    """List the videos in the index of a model."""
+    records = _open_index(model, chroma_server).videos()
+    if as_json:
+        click.echo(json.dumps([record.to_dict() for record in records], ensure_ascii=False))
+        return
+    console = _console()
+    if not records:
+        console.print(f"The {model} index is empty. Add videos with: ytqa ingest SOURCE...")
+        return
+    for record in records:
+        kind = "auto" if record.is_generated else "uploaded"
+        console.print(
+            f"{record.video_id}  {record.chunks:>5} chunks  {record.language} ({kind})  "
+            f"{record.title or record.source}",
+            markup=False,
+        )
+
+
+@cli.command()
+@click.argument("videos", nargs=-1, required=True)
+@model_option
+@server_option
+def remove(videos: tuple[str, ...], model: str, chroma_server: str | None) -> None:
+    """Remove VIDEOS (IDs or URLs) from the index of a model."""
+    from ytqa.video import is_video_id, parse_video_id
+
+    index = _open_index(model, chroma_server)
+    for video in videos:
+        is_id = video.startswith("local-") or is_video_id(video)
+        video_id = video if is_id else parse_video_id(video)
+        removed = index.remove(video_id)
+        state = f"removed {removed} chunks" if removed else "not in the index"
+        click.echo(f"{video_id}: {state}")
+
+
+@cli.command()
+@json_option
+def models(as_json: bool) -> None:
+    """List the embedding presets and whether each is available on this machine."""
+    from ytqa.models import is_available_locally
+
+    rows = [
+        {
+            "preset": preset.key,
+            "model": preset.model_name,
+            "dimension": preset.dimension,
+            "max_tokens": preset.max_tokens,
+            "similarity": preset.similarity,
+            "available_locally": is_available_locally(preset),
+        }
+        for preset in EMBEDDING_MODELS.values()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    from rich.table import Table
+
+    table = Table("preset", "model", "dim", "window", "similarity", "local")
+    for row in rows:
+        table.add_row(
+            str(row["preset"]), str(row["model"]), str(row["dimension"]),
+            str(row["max_tokens"]), str(row["similarity"]),
+            "yes" if row["available_locally"] else "no (downloads on first use)",
+        )
+    _console().print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``ytqa`` console script."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="ytqa")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1060 @@
+"""The vector index: one Chroma collection per embedding preset, filled video by video.
+
+:class:`VideoIndex` wraps a ``langchain_chroma.Chroma`` store. It is embedded
+and persistent by default (under ``ytqa.config.index_dir()``), in memory when
+asked, or on a Chroma server (:meth:`VideoIndex.from_server`).
+
+How a video gets in, all or nothing
+-----------------------------------
+
+Beside the collection of chunks (``ytqa-minilm``) lives a small *manifest*
+collection (``ytqa-minilm-videos``) with one record per video: its state
+(``pending`` or ``ready``), a fingerprint of what was indexed (transcript
+content, preset, chunking settings), its chunk count, title, language, source.
+Adding a video:
+
+1. marks it ``pending`` in the manifest (from here on, queries leave it out);
+2. deletes chunks of any other version of it (older chunking, stale partial adds);
+3. embeds and writes its chunks batch by batch (``upsert`` under the client's
+   ``get_max_batch_size()``; chunk IDs are ``video_id:fingerprint:index``, so a
+   batch written twice is the same batch);
+4. marks it ``ready``: one single-record write, the commit point.
+
+Queries through :meth:`VideoIndex.as_retriever` (and the filter of
+:meth:`VideoIndex.where`) leave out every video that is not ``ready``. When
+nothing is pending (the usual case) they run with no filter at all, which
+matters: a Chroma metadata filter costs tens to hundreds of milliseconds on a
+100 k-chunk collection, an unfiltered search about one. The retriever also
+checks, after each search, that every chunk it returns belongs to the ready
+version of its video, and searches again without the videos that fail; so a
+reader in another process that races with a writer never returns part of a
+video either.
+
+The guarantee and its limits: if adding stops part-way (an exception, Ctrl-C,
+a killed process, a lost connection), the chunks already written stay in the
+collection but are invisible to the retriever, and adding the video again
+deletes nothing it can reuse: it writes only the missing chunks and then marks
+the video ready. Searches made on :attr:`VideoIndex.vectorstore` directly,
+without the filter, can see the chunks of a video being added; use the
+retriever, or pass ``filter=index.where()``. A video whose add stopped stays
+pending (and so makes searches take the filtered path) until it is added again
+or removed; :meth:`VideoIndex.pending` lists those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import uuid
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStoreRetriever
+from pydantic import ConfigDict, Field
+
+from ytqa.chunking import CHUNKER_VERSION, ChunkSettings, chunk_settings, chunk_transcript
+from ytqa.config import index_dir
+from ytqa.errors import (
+    EmbeddingModelError,
+    IndexModelMismatchError,
+    VideoIndexError,
+    YtqaError,
+)
+from ytqa.models import DEFAULT_MODEL, EmbeddingPreset, get_embeddings, resolve_preset
+from ytqa.transcripts import Transcript
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from langchain_chroma import Chroma
+
+__all__ = [
+    "DEFAULT_WRITE_BATCH",
+    "AddedVideo",
+    "FailedSource",
+    "IngestReport",
+    "SkippedVideo",
+    "VideoIndex",
+    "VideoIndexRetriever",
+    "VideoRecord",
+    "default_collection_name",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WRITE_BATCH = 256
+"""Chunks embedded and written per step: bounds memory during large adds."""
+
+MANIFEST_SUFFIX = "-videos"
+_PENDING = "pending"
+_READY = "ready"
+_SCHEMA = 1
+# A video ID that no video has: a filter on it matches nothing.
+_NO_VIDEO = "\x00no-video"
+_COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
+
+Captions = Literal["any", "manual", "generated"]
+
+
+# ---------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """A video in the index, as :meth:`VideoIndex.videos` lists it."""
+
+    video_id: str
+    title: str | None
+    channel: str | None
+    language: str
+    """Language code of the transcript (``"en"``)."""
+    is_generated: bool
+    chunks: int
+    source: str
+    """Where the transcript came from: ``"youtube"`` or the file's path."""
+    added_at: float = 0.0
+    """Unix time at which the video became searchable."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return {
+            "video_id": self.video_id,
+            "title": self.title,
+            "channel": self.channel,
+            "language": self.language,
+            "is_generated": self.is_generated,
+            "chunks": self.chunks,
+            "source": self.source,
+            "added_at": self.added_at,
+        }
+
+
+class AddedVideo(NamedTuple):
+    """A video that :meth:`VideoIndex.add_many` embedded."""
+
+    video_id: str
+    title: str | None
+    chunks: int
+
+
+class SkippedVideo(NamedTuple):
+    """A video that was already indexed with the same preset and chunking."""
+
+    video_id: str
+    title: str | None
+
+
+class FailedSource(NamedTuple):
+    """A source that could not be added, with the reason."""
+
+    source: str
+    error: YtqaError
+
+
+@dataclass
+class IngestReport:
+    """What :meth:`VideoIndex.add_many` did, source by source."""
+
+    added: list[AddedVideo] = field(default_factory=list)
+    skipped: list[SkippedVideo] = field(default_factory=list)
+    failed: list[FailedSource] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every source was added or already there."""
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return {
+            "added": [item._asdict() for item in self.added],
+            "skipped": [item._asdict() for item in self.skipped],
+            "failed": [
+                {"source": item.source, "error": str(item.error), "type": type(item.error).__name__}
+                for item in self.failed
+            ],
+        }
+
+
+class _Outcome(NamedTuple):
+    video_id: str
+    title: str | None
+    chunks: int
+
+
+# ---------------------------------------------------------------------------
+# Names and fingerprints
+# ---------------------------------------------------------------------------
+
+
+def default_collection_name(model: str | EmbeddingPreset = DEFAULT_MODEL) -> str:
+    """Name of the collection that holds *model*'s vectors: ``ytqa-<preset key>``.
+
+    Keys that Chroma does not accept as names (paths, hub names with ``/``) are
+    turned into ``ytqa-<base name>-<hash of the key>``.
+    """
+    preset = resolve_preset(model)
+    name = f"ytqa-{preset.key}"
+    if _COLLECTION_NAME.match(name) and len(name) <= 63:
+        return name
+    base = re.sub(r"[^a-zA-Z0-9._-]+", "-", preset.base_name).strip("-._")[:40] or "model"
+    digest = hashlib.sha256(preset.key.encode()).hexdigest()[:10]
+    return f"ytqa-{base}-{digest}"
+
+
+def _settings_tag(settings: ChunkSettings) -> str:
+    return f"{settings.max_tokens}/{settings.overlap_tokens}/v{CHUNKER_VERSION}"
+
+
+def _fingerprint(transcript: Transcript, preset: EmbeddingPreset, settings: ChunkSettings) -> str:
+    """What decides a video's chunks and vectors: if it is equal, re-adding is a no-op."""
+    payload = json.dumps(
+        {
+            "transcript": transcript.to_dict(),
+            "model": preset.model_name,
+            "dimension": preset.dimension,
+            "normalize": preset.normalize,
+            "settings": _settings_tag(settings),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
+
+
+def _batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _combine(*filters: dict[str, Any] | None) -> dict[str, Any] | None:
+    present = [f for f in filters if f]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    return {"$and": present}
+
+
+# ---------------------------------------------------------------------------
+# The index
+# ---------------------------------------------------------------------------
+
+
+class VideoIndex:
+    """The vector index of one embedding preset, filled video by video.
+
+    >>> index = VideoIndex("minilm")                                  # doctest: +SKIP
+    >>> index.add("https://youtu.be/dQw4w9WgXcQ")                     # doctest: +SKIP
+    42
+    >>> index.as_retriever(search_kwargs={"k": 4}).invoke("question") # doctest: +SKIP
+
+    Where the vectors live: ``persist_directory`` (default
+    ``ytqa.config.index_dir()``, under ``YTQA_HOME``), or memory with
+    ``in_memory=True`` (each such index is private and is freed with the
+    object), or any chromadb client passed as ``client`` (see also
+    :meth:`from_server`). ``embeddings`` replaces the preset's model (any
+    LangChain ``Embeddings`` making vectors of the preset's dimension);
+    otherwise the model loads on first use (``device``, ``batch_size``).
+
+    The collection remembers the preset and chunking it was made with;
+    opening it with another model raises :class:`~ytqa.IndexModelMismatchError`.
+    See the module documentation for how a video gets in all or nothing.
+    """
+
+    def __init__(
+        self,
+        model: str | EmbeddingPreset | os.PathLike[str] = DEFAULT_MODEL,
+        *,
+        persist_directory: str | os.PathLike[str] | None = None,
+        client: Any = None,
+        collection_name: str | None = None,
+        in_memory: bool = False,
+        embeddings: Embeddings | None = None,
+        device: str = "auto",
+        batch_size: int = 32,
+        write_batch_size: int | None = None,
+    ) -> None:
+        self._preset = resolve_preset(model)
+        self._embeddings = embeddings
+        self._device = device
+        self._batch_size = batch_size
+        if write_batch_size is not None and write_batch_size < 1:
+            raise VideoIndexError(f"write_batch_size must be at least 1, not {write_batch_size}.")
+        self._write_batch_size = write_batch_size or DEFAULT_WRITE_BATCH
+        self._max_batch: int | None = None
+        self._vectorstore: Chroma | None = None
+        self._where_label = "the Chroma index"
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        chosen = sum((client is not None, persist_directory is not None, in_memory))
+        if chosen > 1:
+            raise VideoIndexError(
+                "Pass only one of client=, persist_directory= and in_memory=True to VideoIndex."
+            )
+        self._client = client if client is not None else self._make_client(
+            persist_directory, in_memory
+        )
+        name = collection_name or default_collection_name(self._preset)
+        if not _COLLECTION_NAME.match(name):
+            raise VideoIndexError(
+                f"Invalid collection name {name!r}: use 3 to 512 letters, digits, '.', '_' or "
+                "'-', starting and ending with a letter or digit."
+            )
+        self._name = name
+        self._collection, self._manifest = self._open_collections()
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def from_server(
+        cls,
+        host: str,
+        port: int = 8000,
+        *,
+        ssl: bool = False,
+        headers: dict[str, str] | None = None,
+        model: str | EmbeddingPreset | os.PathLike[str] = DEFAULT_MODEL,
+        collection_name: str | None = None,
+        embeddings: Embeddings | None = None,
+        device: str = "auto",
+        batch_size: int = 32,
+        write_batch_size: int | None = None,
+    ) -> VideoIndex:
+        """Open the index on a Chroma server (``chroma run``, or a hosted Chroma).
+
+        Raises:
+            VideoIndexError: the server cannot be reached (the message says where
+                ytqa looked).
+        """
+        import chromadb
+
+        scheme = "https" if ssl else "http"
+        where = f"{scheme}://{host}:{port}"
+        try:
+            client = chromadb.HttpClient(host=host, port=port, ssl=ssl, headers=headers)
+            client.heartbeat()
+        except Exception as exc:
+            raise VideoIndexError(
+                f"Could not reach the Chroma server at {where}: {exc}. Start one with "
+                f"`chroma run --path DIR --port {port}`, or check the host, port, ssl and "
+                "headers."
+            ) from exc
+        index = cls(
+            model,
+            client=client,
+            collection_name=collection_name,
+            embeddings=embeddings,
+            device=device,
+            batch_size=batch_size,
+            write_batch_size=write_batch_size,
+        )
+        index._where_label = f"the Chroma server at {where}"
+        return index
+
+    def _make_client(self, persist_directory: Any, in_memory: bool) -> Any:
+        import chromadb
+
+        if in_memory:
+            from chromadb.config import Settings
+
+            # Ephemeral clients share one in-process system: a database of its
+            # own keeps this index private, and is dropped with the object.
+            settings = Settings()
+            settings.is_persistent = False
+            database = f"ytqa-{uuid.uuid4().hex}"
+            admin = chromadb.AdminClient(settings)
+            admin.create_database(database)
+            self._finalizer = weakref.finalize(self, _drop_database, settings, database)
+            self._where_label = "the in-memory index"
+            return chromadb.EphemeralClient(database=database)
+        directory = Path(persist_directory) if persist_directory is not None else index_dir()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(directory))
+        except Exception as exc:
+            raise VideoIndexError(
+                f"Could not open the index folder {directory}: {exc}. Check that it is "
+                "writable, or set YTQA_HOME (or persist_directory=) to another folder."
+            ) from exc
+        self._where_label = f"the index in {directory}"
+        return client
+
+    def _collection_metadata(self) -> dict[str, Any]:
+        preset = self._preset
+        settings = chunk_settings(preset) if preset.max_tokens >= 8 else ChunkSettings(8, 0)
+        return {
+            "ytqa_schema": _SCHEMA,
+            "ytqa_preset": preset.key,
+            "ytqa_model": preset.model_name,
+            "ytqa_dimension": preset.dimension,
+            "ytqa_similarity": preset.similarity,
+            "ytqa_normalize": preset.normalize,
+            "ytqa_space": preset.chroma_space,
+            "ytqa_max_tokens": settings.max_tokens,
+            "ytqa_overlap_tokens": settings.overlap_tokens,
+            "ytqa_chunker": CHUNKER_VERSION,
+        }
+
+    def _open_collections(self) -> tuple[Any, Any]:
+        metadata = self._collection_metadata()
+        with self._chroma_errors("open the collection"):
+            collection = self._client.get_or_create_collection(
+                self._name,
+                metadata=metadata,
+                configuration={"hnsw": {"space": self._preset.chroma_space}},
+                embedding_function=None,
+            )
+            found = dict(collection.metadata or {})
+            if "ytqa_model" not in found:
+                if collection.count():
+                    raise VideoIndexError(
+                        f"Collection {self._name!r} in {self._where_label} holds data that ytqa "
+                        "did not write. Pass another collection_name=."
+                    )
+                collection.modify(metadata=metadata)
+                found = metadata
+            self._check_model(found)
+            manifest = self._client.get_or_create_collection(
+                self._name + MANIFEST_SUFFIX,
+                metadata={"ytqa_manifest_of": self._name, "ytqa_schema": _SCHEMA},
+                configuration={"hnsw": {"space": "l2"}},
+                embedding_function=None,
+            )
+        self._defaults = ChunkSettings(
+            int(found.get("ytqa_max_tokens", metadata["ytqa_max_tokens"])),
+            int(found.get("ytqa_overlap_tokens", metadata["ytqa_overlap_tokens"])),
+        )
+        return collection, manifest
+
+    def _check_model(self, found: dict[str, Any]) -> None:
+        preset = self._preset
+        same = (
+            found.get("ytqa_model") == preset.model_name
+            and found.get("ytqa_dimension") == preset.dimension
+            and found.get("ytqa_space") == preset.chroma_space
+        )
+        if not same:
+            built_with = str(found.get("ytqa_preset") or found.get("ytqa_model"))
+            if built_with == preset.key:  # same key, other model: say which model
+                built_with = str(found.get("ytqa_model"))
+            raise IndexModelMismatchError(self._name, built_with, preset.key)
+
+    # -- properties ---------------------------------------------------------
+
+    @property
+    def preset(self) -> EmbeddingPreset:
+        """The embedding preset of this index."""
+        return self._preset
+
+    @property
+    def collection_name(self) -> str:
+        """Name of the Chroma collection of chunks."""
+        return self._name
+
+    @property
+    def client(self) -> Any:
+        """The chromadb client."""
+        return self._client
+
+    @property
+    def chunking(self) -> ChunkSettings:
+        """Chunking used when ``add`` gets none: the settings the collection was made with."""
+        return self._defaults
+
+    @property
+    def embeddings(self) -> Embeddings:
+        """The LangChain embeddings of this index (the preset's model, loaded on first use)."""
+        if self._embeddings is None:
+            self._embeddings = get_embeddings(
+                self._preset, device=self._device, batch_size=self._batch_size
+            )
+        return self._embeddings
+
+    @property
+    def vectorstore(self) -> Chroma:
+        """The ``langchain_chroma.Chroma`` store over this index's collection."""
+        if self._vectorstore is None:
+            from langchain_chroma import Chroma
+
+            self._vectorstore = Chroma(
+                client=self._client,
+                collection_name=self._name,
+                embedding_function=self.embeddings,
+                create_collection_if_not_exists=False,
+            )
+        return self._vectorstore
+
+    def __repr__(self) -> str:
+        return f"VideoIndex({self._preset.key!r}, collection={self._name!r}, {self._where_label})"
+
+    def close(self) -> None:
+        """Free an in-memory index now (others need no closing)."""
+        if self._finalizer is not None:
+            self._finalizer()
+
+    def __enter__(self) -> VideoIndex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------
+
+    def videos(self) -> list[VideoRecord]:
+        """The videos that queries can see, in the order they were added."""
+        with self._chroma_errors("list the videos"):
+            found = self._manifest.get(where={"state": _READY}, include=["metadatas"])
+        records = [_record_from(meta) for meta in found["metadatas"] or []]
+        return sorted(records, key=lambda r: (r.added_at, r.video_id))
+
+    def has_video(self, video_id: str) -> bool:
+        """Whether *video_id* is in the index, completely."""
+        record = self._record(video_id)
+        return record is not None and record.get("state") == _READY
+
+    def count(self) -> int:
+        """Number of chunks that queries can see (those of complete videos)."""
+        return sum(record.chunks for record in self.videos())
+
+    def pending(self) -> list[str]:
+        """IDs of videos being added now, or whose add stopped part-way (hidden from queries)."""
+        with self._chroma_errors("read the manifest"):
+            found = self._manifest.get(where={"state": _PENDING}, include=[])
+        return sorted(found["ids"])
+
+    def where(
+        self, video_ids: Iterable[str] | None = None, *, exclude: Iterable[str] = ()
+    ) -> dict[str, Any] | None:
+        """Chroma ``where`` filter that hides incomplete videos, and keeps only *video_ids*.
+
+        None when there is nothing to filter (no video pending, no restriction):
+        an unfiltered search is much faster than a filtered one. The filter is a
+        snapshot; :meth:`as_retriever` makes a fresh one for every query.
+        """
+        hidden = set(self.pending()) | set(exclude)
+        if video_ids is not None:
+            if isinstance(video_ids, str):
+                video_ids = [video_ids]
+            wanted = [v for v in dict.fromkeys(video_ids) if v not in hidden]
+            if not wanted:
+                return {"video_id": _NO_VIDEO}
+            return {"video_id": wanted[0]} if len(wanted) == 1 else {"video_id": {"$in": wanted}}
+        if not hidden:
+            return None
+        return {"video_id": {"$nin": sorted(hidden)}}
+
+    def as_retriever(
+        self, *, video_ids: Iterable[str] | None = None, **kwargs: Any
+    ) -> VideoIndexRetriever:
+        """A LangChain retriever over the complete videos (optionally only *video_ids*).
+
+        Takes the arguments of ``VectorStore.as_retriever`` (``search_type``,
+        ``search_kwargs`` with ``k``, ``fetch_k``, ``filter``...). Its filter is
+        made afresh for every query and combined with any ``filter`` given.
+        """
+        vectorstore = self.vectorstore
+        tags = [*(kwargs.pop("tags", None) or []), *vectorstore._get_retriever_tags()]
+        ids = None if video_ids is None else tuple(
+            [video_ids] if isinstance(video_ids, str) else video_ids
+        )
+        return VideoIndexRetriever(
+            vectorstore=vectorstore, index=self, video_ids=ids, tags=tags, **kwargs
+        )
+
+    def _record(self, video_id: str) -> dict[str, Any] | None:
+        with self._chroma_errors("read the manifest"):
+            found = self._manifest.get(ids=[video_id], include=["metadatas"])
+        metadatas = found["metadatas"] or []
+        return dict(metadatas[0]) if metadatas else None
+
+    def _incomplete(self, documents: Sequence[Document]) -> set[str]:
+        """Videos of *documents* whose chunk is not of the ready version of its video."""
+        chunks = [d for d in documents if "ytqa_fingerprint" in d.metadata]
+        ids = sorted({str(d.metadata.get("video_id")) for d in chunks})
+        if not ids:
+            return set()
+        with self._chroma_errors("read the manifest"):
+            found = self._manifest.get(ids=ids, include=["metadatas"])
+        ready = {
+            vid: meta.get("fingerprint")
+            for vid, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
+            if meta.get("state") == _READY
+        }
+        return {
+            str(d.metadata.get("video_id"))
+            for d in chunks
+            if ready.get(str(d.metadata.get("video_id"))) != d.metadata["ytqa_fingerprint"]
+        }
+
+    # -- writing ------------------------------------------------------------
+
+    def add(
+        self,
+        source_or_transcript: str | os.PathLike[str] | Transcript,
+        *,
+        languages: Sequence[str] = ("en",),
+        translate_to: str | None = None,
+        captions: Captions = "any",
+        proxy: str | None = None,
+        refresh: bool = False,
+        max_tokens: int | None = None,
+        overlap_tokens: int | None = None,
+        progress: bool = False,
+    ) -> int:
+        """Add one video and return how many chunks were written (0: already there).
+
+        *source_or_transcript* is a video ID or URL, a transcript file, or a
+        :class:`~ytqa.Transcript`. The fetching options go to
+        :func:`ytqa.transcripts.load_transcript`. ``max_tokens`` and
+        ``overlap_tokens`` default to the settings the collection was made with
+        (:attr:`chunking`).
+
+        A video already indexed with the same transcript, preset and chunking is
+        left alone: nothing is embedded (for a video ID or URL, not even the
+        transcript is loaded unless ``refresh=True``). With other chunking or
+        another transcript, its chunks are replaced. The video is in the index
+        completely or not at all (see the module documentation).
+
+        Raises:
+            YtqaError: a subclass saying why the transcript could not be had,
+                why the model could not embed, or why Chroma refused the write.
+        """
+        with _Progress(progress) as bar:
+            return self._add(
+                source_or_transcript,
+                languages=languages,
+                translate_to=translate_to,
+                captions=captions,
+                proxy=proxy,
+                refresh=refresh,
+                max_tokens=max_tokens,
+                overlap_tokens=overlap_tokens,
+                bar=bar,
+            ).chunks
+
+    def add_many(
+        self,
+        sources: Iterable[str | os.PathLike[str] | Transcript] | str | os.PathLike[str],
+        *,
+        languages: Sequence[str] = ("en",),
+        translate_to: str | None = None,
+        captions: Captions = "any",
+        proxy: str | None = None,
+        refresh: bool = False,
+        max_tokens: int | None = None,
+        overlap_tokens: int | None = None,
+        progress: bool = False,
+    ) -> IngestReport:
+        """Add many videos; one that fails does not stop the others.
+
+        Playlists, channels and folders are expanded first
+        (:func:`ytqa.transcripts.expand_sources`). Returns an
+        :class:`IngestReport` of added, skipped (already there) and failed sources.
+        """
+        from ytqa.transcripts import expand_sources
+
+        single = isinstance(sources, (str, os.PathLike, Transcript))
+        listed: list[Any] = [sources] if single else list(sources)  # type: ignore[arg-type]
+        report = IngestReport()
+        items: list[str | os.PathLike[str] | Transcript] = []
+        for source in listed:
+            if isinstance(source, Transcript):
+                items.append(source)
+                continue
+            try:
+                items.extend(expand_sources([source], proxy=proxy))
+            except YtqaError as error:
+                report.failed.append(FailedSource(str(source), error))
+        with _Progress(progress, total=len(items)) as bar:
+            for item in items:
+                label = item.video_id if isinstance(item, Transcript) else str(item)
+                bar.video(label)
+                try:
+                    outcome = self._add(
+                        item,
+                        languages=languages,
+                        translate_to=translate_to,
+                        captions=captions,
+                        proxy=proxy,
+                        refresh=refresh,
+                        max_tokens=max_tokens,
+                        overlap_tokens=overlap_tokens,
+                        bar=bar,
+                    )
+                except YtqaError as error:
+                    report.failed.append(FailedSource(label, error))
+                else:
+                    if outcome.chunks:
+                        report.added.append(AddedVideo(*outcome))
+                    else:
+                        report.skipped.append(SkippedVideo(outcome.video_id, outcome.title))
+                bar.video_done()
+        return report
+
+    def remove(self, video_id: str) -> int:
+        """Remove a video (complete or pending) and return how many chunks were deleted."""
+        record = self._record(video_id)
+        with self._chroma_errors("remove the video"):
+            ids = self._collection.get(where={"video_id": video_id}, include=[])["ids"]
+            if record is None and not ids:
+                return 0
+            if record is not None:
+                # Hide it first: a crash half-way leaves a pending video, never half of one.
+                self._manifest.upsert(
+                    ids=[video_id], embeddings=[[0.0]], metadatas=[{**record, "state": _PENDING}]
+                )
+            for batch in _batched(ids, self._write_batch()):
+                self._collection.delete(ids=list(batch))
+            self._manifest.delete(ids=[video_id])
+        return len(ids)
+
+    def _write_batch(self) -> int:
+        if self._max_batch is None:
+            with self._chroma_errors("ask the batch size"):
+                self._max_batch = int(self._client.get_max_batch_size())
+        return max(1, min(self._write_batch_size, self._max_batch))
+
+    def _add(
+        self,
+        source: str | os.PathLike[str] | Transcript,
+        *,
+        languages: Sequence[str],
+        translate_to: str | None,
+        captions: Captions,
+        proxy: str | None,
+        refresh: bool,
+        max_tokens: int | None,
+        overlap_tokens: int | None,
+        bar: _Progress,
+    ) -> _Outcome:
+        settings = chunk_settings(
+            self._preset,
+            max_tokens=self._defaults.max_tokens if max_tokens is None else max_tokens,
+            overlap_tokens=(
+                overlap_tokens
+                if overlap_tokens is not None
+                else (self._defaults.overlap_tokens if max_tokens is None else None)
+            ),
+        )
+        if isinstance(source, Transcript):
+            transcript = source
+        else:
+            known = None if refresh else self._already_indexed(
+                source, languages, translate_to, captions, settings
+            )
+            if known is not None:
+                return known
+            from ytqa.transcripts import load_transcript
+
+            transcript = load_transcript(
+                source,
+                languages=languages,
+                translate_to=translate_to,
+                captions=captions,
+                proxy=proxy,
+                refresh=refresh,
+            )
+        return self._add_transcript(transcript, settings, bar)
+
+    def _already_indexed(
+        self,
+        source: str | os.PathLike[str],
+        languages: Sequence[str],
+        translate_to: str | None,
+        captions: Captions,
+        settings: ChunkSettings,
+    ) -> _Outcome | None:
+        """The video when a YouTube *source* is indexed already as asked (no transcript load)."""
+        from ytqa.video import is_video_id, parse_video_id
+
+        text = str(source).strip()
+        if not is_video_id(text) and Path(text).exists():
+            return None  # a file: its content decides, and reading it is cheap
+        try:
+            video_id = parse_video_id(text)
+        except YtqaError:
+            return None
+        record = self._record(video_id)
+        if record is None or record.get("state") != _READY or record.get("source") != "youtube":
+            return None
+        if record.get("settings") != _settings_tag(settings):
+            return None
+        language = record.get("language")
+        if translate_to is not None:
+            if language != translate_to:
+                return None
+        elif languages and language not in languages:
+            return None
+        generated = bool(record.get("is_generated"))
+        if (captions == "manual" and generated) or (captions == "generated" and not generated):
+            return None
+        return _Outcome(video_id, record.get("title") or None, 0)
+
+    def _add_transcript(
+        self, transcript: Transcript, settings: ChunkSettings, bar: _Progress
+    ) -> _Outcome:
+        video_id = transcript.video_id
+        fingerprint = _fingerprint(transcript, self._preset, settings)
+        record = self._record(video_id)
+        if (
+            record is not None
+            and record.get("state") == _READY
+            and record.get("fingerprint") == fingerprint
+        ):
+            return _Outcome(video_id, transcript.title, 0)
+
+        chunks = chunk_transcript(
+            transcript,
+            model=self._preset,
+            max_tokens=settings.max_tokens,
+            overlap_tokens=settings.overlap_tokens,
+        )
+        if not chunks:
+            raise VideoIndexError(
+                f"The transcript of {video_id} has no text to index. Check the transcript "
+                "(or its file); ask for another language with languages=[...]."
+            )
+        ids = [f"{video_id}:{fingerprint}:{i}" for i in range(len(chunks))]
+        manifest_entry = {
+            "video_id": video_id,
+            "state": _PENDING,
+            "fingerprint": fingerprint,
+            "settings": _settings_tag(settings),
+            "chunks": len(chunks),
+            "title": transcript.title or "",
+            "channel": transcript.channel or "",
+            "language": transcript.language_code,
+            "is_generated": bool(transcript.is_generated),
+            "source": transcript.source,
+            "added_at": time.time(),
+        }
+        batch_size = self._write_batch()
+        with self._chroma_errors(f"write video {video_id}"):
+            self._manifest.upsert(ids=[video_id], embeddings=[[0.0]], metadatas=[manifest_entry])
+            done: set[str] = set()
+            if record is not None:
+                # Another version, or a stopped add: drop what cannot be reused.
+                self._collection.delete(
+                    where={
+                        "$and": [{"video_id": video_id}, {"ytqa_fingerprint": {"$ne": fingerprint}}]
+                    }
+                )
+                for batch in _batched(ids, batch_size):
+                    done.update(self._collection.get(ids=list(batch), include=[])["ids"])
+        todo = [i for i in range(len(chunks)) if ids[i] not in done]
+        bar.chunks(len(chunks), completed=len(chunks) - len(todo))
+        embeddings = self.embeddings
+        for batch in _batched(todo, batch_size):
+            texts = [chunks[i].page_content for i in batch]
+            vectors = self._embed(embeddings, texts)
+            with self._chroma_errors(f"write video {video_id}"):
+                self._collection.upsert(
+                    ids=[ids[i] for i in batch],
+                    embeddings=vectors,
+                    documents=texts,
+                    metadatas=[
+                        {**chunks[i].metadata, "ytqa_fingerprint": fingerprint} for i in batch
+                    ],
+                )
+            bar.advance(len(batch))
+        with self._chroma_errors(f"write video {video_id}"):
+            # The commit point: one single-record write makes the whole video visible.
+            self._manifest.upsert(
+                ids=[video_id],
+                embeddings=[[0.0]],
+                metadatas=[{**manifest_entry, "state": _READY, "added_at": time.time()}],
+            )
+        _cache_quietly(transcript)
+        return _Outcome(video_id, transcript.title, len(chunks))
+
+    def _embed(self, embeddings: Embeddings, texts: list[str]) -> Any:
+        try:
+            vectors = embeddings.embed_documents(texts)
+        except YtqaError:
+            raise
+        except Exception as exc:
+            raise EmbeddingModelError(
+                f"Embedding with {self._preset.key!r} failed: {exc}. If the device ran out of "
+                "memory, pass a smaller batch_size or device='cpu'."
+            ) from exc
+        if len(vectors) != len(texts) or any(len(v) != self._preset.dimension for v in vectors):
+            raise EmbeddingModelError(
+                f"The embeddings of index {self._name!r} returned vectors that do not match "
+                f"preset {self._preset.key!r} ({self._preset.dimension} dimensions, one per text)."
+            )
+        return vectors
+
+    @contextlib.contextmanager
+    def _chroma_errors(self, action: str) -> Iterator[None]:
+        """Turn Chroma's failures into a VideoIndexError that says what to do."""
+        try:
+            yield
+        except YtqaError:
+            raise
+        except Exception as exc:
+            raise VideoIndexError(
+                f"Could not {action} in {self._where_label} (collection {self._name!r}): "
+                f"{type(exc).__name__}: {exc}. If Chroma runs as a server, check that it is "
+                "up; if the problem stays, remove the video and add it again."
+            ) from exc
+
+
+# ---------------------------------------------------------------------------
+# Retriever
+# ---------------------------------------------------------------------------
+
+
+class VideoIndexRetriever(VectorStoreRetriever):
+    """A Chroma retriever that only ever returns chunks of complete videos.
+
+    Before each search it leaves out pending videos (no filter at all when
+    there are none); after it, it checks that every chunk belongs to the ready
+    version of its video and searches again without any video that fails.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: Any = Field(exclude=True)
+    """The :class:`VideoIndex` searched."""
+    video_ids: tuple[str, ...] | None = None
+    """Only these videos, when set."""
+
+    def _search_kwargs(self, kwargs: dict[str, Any], excluded: set[str]) -> dict[str, Any]:
+        merged = self.search_kwargs | kwargs
+        ours = self.index.where(self.video_ids, exclude=excluded)
+        return {**kwargs, "filter": _combine(merged.get("filter"), ours)}
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        excluded: set[str] = set()
+        for _ in range(3):
+            docs = super()._get_relevant_documents(
+                query, run_manager=run_manager, **self._search_kwargs(kwargs, excluded)
+            )
+            incomplete = self.index._incomplete(docs)
+            if not incomplete:
+                return docs
+            excluded |= incomplete
+        return [d for d in docs if d.metadata.get("video_id") not in excluded]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        excluded: set[str] = set()
+        for _ in range(3):
+            docs = await super()._aget_relevant_documents(
+                query, run_manager=run_manager, **self._search_kwargs(kwargs, excluded)
+            )
+            incomplete = self.index._incomplete(docs)
+            if not incomplete:
+                return docs
+            excluded |= incomplete
+        return [d for d in docs if d.metadata.get("video_id") not in excluded]
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+
+def _record_from(meta: Any) -> VideoRecord:
+    return VideoRecord(
+        video_id=str(meta["video_id"]),
+        title=str(meta.get("title") or "") or None,
+        channel=str(meta.get("channel") or "") or None,
+        language=str(meta.get("language", "")),
+        is_generated=bool(meta.get("is_generated", False)),
+        chunks=int(meta.get("chunks", 0)),
+        source=str(meta.get("source", "")),
+        added_at=float(meta.get("added_at", 0.0)),
+    )
+
+
+def _drop_database(settings: Any, database: str) -> None:
+    """Free the memory of an in-memory index (its private database)."""
+    try:
+        import chromadb
+
+        chromadb.AdminClient(settings).delete_database(database)
+    except Exception:  # interpreter shutting down, or already gone
+        logger.debug("could not drop in-memory database %s", database, exc_info=True)
+
+
+def _cache_quietly(transcript: Transcript) -> None:
+    """Keep the transcript in the ytqa cache, so that other presets can re-embed it."""
+    try:
+        from ytqa.transcripts import save_cached
+    except ImportError:  # pragma: no cover - the cache is part of ytqa.transcripts
+        return
+    try:
+        save_cached(transcript)
+    except (YtqaError, OSError) as exc:
+        logger.warning("could not cache the transcript of %s: %s", transcript.video_id, exc)
+
+
+class _Progress:
+    """A rich progress display on stderr, or nothing when disabled."""
+
+    def __init__(self, enabled: bool, total: int | None = None) -> None:
+        self._enabled = enabled
+        self._total = total
+        self._progress: Any = None
+        self._videos: Any = None
+        self._chunks: Any = None
+
+    def __enter__(self) -> _Progress:
+        if not self._enabled:
+            return self
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._progress.start()
+        if self._total is not None:
+            self._videos = self._progress.add_task("videos", total=self._total)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def video(self, label: str) -> None:
+        if self._progress is not None and self._videos is not None:
+            self._progress.update(self._videos, description=f"videos ({label})")
+
+    def video_done(self) -> None:
+        if self._progress is not None and self._videos is not None:
+            self._progress.advance(self._videos)
+
+    def chunks(self, total: int, completed: int = 0) -> None:
+        if self._progress is None:
+            return
+        if self._chunks is None:
+            self._chunks = self._progress.add_task("chunks", total=total, completed=completed)
+        else:
+            self._progress.reset(self._chunks, total=total, completed=completed)
+
+    def advance(self, count: int) -> None:
+        if self._progress is not None and self._chunks is not None:
+            self._progress.advance(self._chunks, count)
