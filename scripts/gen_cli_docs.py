@@ -18,8 +18,8 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 HEADER = """# The `ytqa` command
 
 Generated from the real `--help` output by `python scripts/gen_cli_docs.py`;
-CI fails when this page is stale. Every option can also be set through the
-environment variable shown as `env var:` in its help.
+CI fails when this page is stale. Options with an environment fallback show its
+name as `env var:` in their help.
 """
 
 

@@ -171,7 +171,7 @@ def test_excerpts_with_titles_and_timestamps_reach_the_prompt(
     excerpts = _excerpts(str(human.content))
     # Every source, in order, with its title and [mm:ss] start.
     assert [(title, start) for title, start, _ in excerpts] == [
-        (doc.metadata["title"], format_timestamp(doc.metadata["start"])) for doc in sources
+        (doc.metadata["title"], format_timestamp(doc.metadata["cited_start"])) for doc in sources
     ]
     assert [text for _, _, text in excerpts] == [doc.page_content for doc in sources]
     assert sources[0].metadata["video_id"] == BEES
@@ -186,11 +186,12 @@ def test_source_documents_carry_the_design_metadata(
         for key in ("video_id", "start", "end", "url", "source", "title", "language",
                     "is_generated", "chunk_index", "score", "timestamp"):
             assert key in meta, key
-        assert meta["end"] >= meta["start"]
+        assert meta["end"] >= meta["cited_start"] >= meta["start"]
+        # Links open at the cited moment inside the passage, not at its start.
         assert meta["url"] == (
-            f"https://www.youtube.com/watch?v={meta['video_id']}&t={int(meta['start'])}s"
+            f"https://www.youtube.com/watch?v={meta['video_id']}&t={int(meta['cited_start'])}s"
         )
-        assert meta["timestamp"] == format_timestamp(meta["start"])
+        assert meta["timestamp"] == format_timestamp(meta["cited_start"])
     scores = [doc.metadata["score"] for doc in out["source_documents"]]
     assert scores == sorted(scores, reverse=True)
     assert out["source_documents"][0].metadata["video_id"] == WORMHOLES

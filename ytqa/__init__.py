@@ -47,6 +47,8 @@ from ytqa.video import format_timestamp, parse_video_id, watch_url
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ytqa.chain import build_chain, build_retriever
     from ytqa.chunking import chunk_transcript
+    from ytqa.compare import compare_models
+    from ytqa.evaluation import evaluate
     from ytqa.llm import resolve_llm
     from ytqa.loader import YouTubeTranscriptLoader
     from ytqa.models import get_embeddings, register_preset, resolve_preset
@@ -62,6 +64,7 @@ _LAZY: dict[str, str] = {
     "expand_sources": "ytqa.transcripts",
     "YouTubeTranscriptLoader": "ytqa.loader",
     "chunk_transcript": "ytqa.chunking",
+    "compare_models": "ytqa.compare",
     "get_embeddings": "ytqa.models",
     "register_preset": "ytqa.models",
     "resolve_preset": "ytqa.models",
@@ -69,6 +72,7 @@ _LAZY: dict[str, str] = {
     "IngestReport": "ytqa.store",
     "build_chain": "ytqa.chain",
     "build_retriever": "ytqa.chain",
+    "evaluate": "ytqa.evaluation",
     "resolve_llm": "ytqa.llm",
 }
 
@@ -110,6 +114,8 @@ __all__ = [
     "build_chain",
     "build_retriever",
     "chunk_transcript",
+    "compare_models",
+    "evaluate",
     "expand_sources",
     "format_timestamp",
     "get_embeddings",

@@ -14,6 +14,7 @@ that says "ignore your instructions" is quoted, not obeyed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +55,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "CHAIN_TYPES",
+    "DEFAULT_CITE_LEAD",
     "DEFAULT_PROMPT",
+    "DEFAULT_WINDOW",
     "EXCERPT_PROMPT",
     "MAP_PROMPT",
     "REFINE_PROMPT",
@@ -67,6 +70,12 @@ __all__ = [
 ]
 
 SEARCH_TYPES = ("similarity", "mmr", "similarity_score_threshold")
+
+DEFAULT_WINDOW = 5
+"""Neighbouring chunks returned on each side of a matching chunk (see docs/evaluation.md)."""
+
+DEFAULT_CITE_LEAD = 3.0
+"""Seconds before the matching chunk that a result's link opens at."""
 CHAIN_TYPES = ("stuff", "map_reduce", "refine")
 
 # --- prompts ----------------------------------------------------------------------
@@ -230,10 +239,20 @@ class VideoRetriever(BaseRetriever):
     ``filter`` (a Chroma ``where`` on chunk metadata), ``where_document``."""
     video_ids: list[str] | None = None
     """Search only these videos (``None``: every video in the index)."""
+    window: int = DEFAULT_WINDOW
+    """Neighbouring chunks returned on each side of a matching chunk (0: the chunk alone).
+
+    Short chunks find the moment; their neighbours give the reader (and the LLM)
+    the context around it. See ``docs/evaluation.md`` for the measurements."""
+    cite_lead: float = DEFAULT_CITE_LEAD
+    """Seconds before the matching chunk that the link opens at (never before the
+    returned passage): caption timing is coarse, and a viewer should hear the
+    answer from its first word."""
 
     def model_post_init(self, context: Any, /) -> None:
         _check_k(self.k)
         _check_search(self.search_type, self.search_kwargs)
+        _check_window(self.window, self.cite_lead)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
@@ -283,28 +302,73 @@ class VideoRetriever(BaseRetriever):
         where: dict[str, Any] | None,
         search_kwargs: dict[str, Any],
     ) -> list[Document]:
-        """Return the *k* best chunks for *query*, best first, with ``score`` in metadata.
+        """Return the *k* best passages for *query*, best first, with ``score`` in metadata.
 
         The one place where the index is searched; subclasses override it (and
         must honour *where*, the Chroma filter that hides incomplete videos and
-        applies ``video_ids`` and the user's ``filter``).
+        applies ``video_ids`` and the user's ``filter``). Each passage is a
+        matching chunk with :attr:`window` neighbours on each side; its
+        ``cited_start`` is where the matching chunk starts, less :attr:`cite_lead`.
         """
         options = dict(search_kwargs)
+        # Enough chunks that k passages remain once neighbours are merged.
+        wanted = k * (2 * self.window + 1)
         if search_type == "mmr":
-            scored = self._mmr_search(query, k, where, options)
+            scored = self._mmr_search(query, wanted, where, options)
         else:
             threshold = options.pop("score_threshold", None)
-            scored = self._similarity_search(query, k, where, options)
+            scored = self._similarity_search(query, wanted, where, options)
             if search_type == "similarity_score_threshold":
                 scored = [(doc, score) for doc, score in scored if score >= float(threshold)]
+        return self._passages(scored, k)
+
+    def _passages(self, scored: list[tuple[Document, float]], k: int) -> list[Document]:
+        """The first *k* matches, each widened by its neighbours; overlapping ones merged."""
+        chosen: list[tuple[Document, float, list[str]]] = []
+        covered: set[tuple[str, str, int]] = set()
+        for document, score in scored:
+            key = _chunk_key(document)
+            if key is None:  # not a ytqa chunk: returned as it is
+                chosen.append((document, score, []))
+            elif key not in covered:
+                video_id, fingerprint, index = key
+                span = range(max(0, index - self.window), index + self.window + 1)
+                covered.update((video_id, fingerprint, i) for i in span)
+                chosen.append((document, score, [f"{video_id}:{fingerprint}:{i}" for i in span]))
+            if len(chosen) == k:
+                break
+        ids = sorted({i for _, _, window in chosen for i in window})
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        if ids and self.window:
+            got = self.index.vectorstore.get(ids=ids, include=["documents", "metadatas"])
+            found = {
+                i: (text or "", dict(meta or {}))
+                for i, text, meta in zip(
+                    got["ids"], got["documents"], got["metadatas"], strict=True
+                )
+            }
         return [
-            Document(
-                page_content=document.page_content,
-                metadata={**document.metadata, "score": float(score)},
-                id=document.id,
-            )
-            for document, score in scored
+            self._passage(document, score, [found[i] for i in window if i in found])
+            for document, score, window in chosen
         ]
+
+    def _passage(
+        self, match: Document, score: float, neighbours: list[tuple[str, dict[str, Any]]]
+    ) -> Document:
+        metadata = {**match.metadata, "score": float(score)}
+        text = match.page_content
+        if len(neighbours) > 1:
+            text = _join_texts([neighbour_text for neighbour_text, _ in neighbours])
+            metadata["start"] = min(float(meta["start"]) for _, meta in neighbours)
+            metadata["end"] = max(float(meta["end"]) for _, meta in neighbours)
+        start = match.metadata.get("start")
+        if isinstance(start, (int, float)):
+            cited = max(float(metadata["start"]), float(start) - self.cite_lead)
+            metadata["cited_start"] = round(cited, 3)
+            for name in ("url", "source"):
+                if isinstance(metadata.get(name), str):
+                    metadata[name] = _link_at(metadata[name], cited)
+        return Document(page_content=text, metadata=metadata, id=match.id)
 
     def _similarity_search(
         self, query: str, k: int, where: dict[str, Any] | None, options: dict[str, Any]
@@ -355,12 +419,66 @@ def _similarities(query: Any, vectors: Any, space: str) -> Any:
 
 
 def _with_citation(document: Document) -> Document:
-    """Add ``timestamp`` (and ``title`` where unknown) for prompts and source lists."""
+    """Add ``timestamp`` (the cited moment; ``title`` where unknown) for prompts and lists."""
     metadata = dict(document.metadata)
-    metadata["timestamp"] = format_timestamp(float(metadata.get("start") or 0.0))
+    cited = metadata.get("cited_start", metadata.get("start"))
+    metadata["timestamp"] = format_timestamp(float(cited or 0.0))
     if not metadata.get("title"):
         metadata["title"] = str(metadata.get("video_id") or "untitled video")
     return Document(page_content=document.page_content, metadata=metadata, id=document.id)
+
+
+def _chunk_key(document: Document) -> tuple[str, str, int] | None:
+    """``(video_id, fingerprint, chunk_index)`` of an index chunk; None for other documents."""
+    meta = document.metadata
+    video_id, fingerprint, index = (
+        meta.get("video_id"), meta.get("ytqa_fingerprint"), meta.get("chunk_index")
+    )
+    if isinstance(video_id, str) and isinstance(fingerprint, str) and isinstance(index, int):
+        return video_id, fingerprint, index
+    return None
+
+
+def _join_texts(texts: list[str]) -> str:
+    """Join consecutive chunk texts, dropping the words a chunk repeats from the one before."""
+    words: list[str] = []
+    for text in texts:
+        new = text.split()
+        # Chunks may overlap by whole cues: find the longest repeated run (bounded).
+        repeated = next(
+            (
+                size
+                for size in range(min(len(words), len(new), 200), 0, -1)
+                if words[-size:] == new[:size]
+            ),
+            0,
+        )
+        words.extend(new[repeated:])
+    return " ".join(words)
+
+
+_T_PARAMETER = re.compile(r"([?&#])t=\d+s?")
+
+
+def _link_at(url: str, seconds: float) -> str:
+    """*url* (a watch link ``&t=NNs`` or a file URI ``#t=NN``) opening at *seconds*."""
+    whole = max(0, int(seconds))
+    match = _T_PARAMETER.search(url)
+    if match is None:
+        return url
+    suffix = "" if match.group(1) == "#" else "s"
+    return url[: match.start()] + f"{match.group(1)}t={whole}{suffix}" + url[match.end() :]
+
+
+def _check_window(window: Any, cite_lead: Any) -> None:
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise ChainConfigurationError(
+            f"window must be a whole number of neighbouring chunks, 0 or more; got {window!r}."
+        )
+    if isinstance(cite_lead, bool) or not isinstance(cite_lead, (int, float)) or cite_lead < 0:
+        raise ChainConfigurationError(
+            f"cite_lead must be a number of seconds, 0 or more; got {cite_lead!r}."
+        )
 
 
 def _merge_filters(*filters: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -493,13 +611,16 @@ def build_retriever(
     languages: Sequence[str] = ("en",),
     translate_to: str | None = None,
     proxy: str | None = None,
+    window: int = DEFAULT_WINDOW,
+    cite_lead: float = DEFAULT_CITE_LEAD,
 ) -> VideoRetriever:
     """Return a LangChain retriever over the videos, indexing those not indexed yet.
 
     Args:
         videos: Video URLs or IDs, transcript files, :class:`~ytqa.Transcript` s
             (anything :meth:`VideoIndex.add_many` takes). ``None`` searches what the
-            index already holds.
+            index already holds, after embedding from the transcript cache the
+            videos that other presets' indexes hold (:meth:`VideoIndex.sync`).
         model: Embedding preset of the index (``"minilm"``, ``"mpnet"``, ...).
         k: Chunks per query (also settable per call: ``invoke(q, k=2)``).
         search_type: ``"similarity"``, ``"mmr"`` or ``"similarity_score_threshold"``.
@@ -511,6 +632,10 @@ def build_retriever(
             *persist_directory* and *client* (default: the embedded index under the
             ytqa home).
         languages, translate_to, proxy: How transcripts of new videos are fetched.
+        window: Neighbouring chunks returned on each side of each matching chunk
+            (0: the matching chunk alone).
+        cite_lead: Seconds before the matching chunk that each result's ``url``
+            and ``timestamp`` open at (``cited_start``; never before ``start``).
 
     Raises:
         YtqaError: a video could not be indexed — its own error when one fails
@@ -521,6 +646,7 @@ def build_retriever(
     """
     _check_k(k)
     _check_search(search_type, dict(search_kwargs or {}))
+    _check_window(window, cite_lead)
     opened = _open_index(index, model, persist_directory, client)
     if videos is not None:
         _ingest(
@@ -528,7 +654,10 @@ def build_retriever(
             videos,
             {"languages": tuple(languages), "translate_to": translate_to, "proxy": proxy},
         )
-    elif opened.count() == 0:
+    else:
+        # Swapping presets is one argument: embed what other presets hold (cache, no HTTP).
+        opened.sync()
+    if videos is None and opened.count() == 0:
         raise VideoIndexError(
             "The index holds no videos yet, so there is nothing to search. Pass videos=[...] "
             "(URLs, IDs or transcript files), or index some first: ytqa ingest URL"
@@ -539,6 +668,8 @@ def build_retriever(
         search_type=search_type,
         search_kwargs=dict(search_kwargs or {}),
         video_ids=_resolve_video_ids(opened, video_ids),
+        window=window,
+        cite_lead=cite_lead,
     )
 
 
@@ -652,6 +783,8 @@ def build_chain(
     proxy: str | None = None,
     return_source_documents: bool = True,
     verbose: bool = False,
+    window: int = DEFAULT_WINDOW,
+    cite_lead: float = DEFAULT_CITE_LEAD,
 ) -> RetrievalQA:
     """Return a RetrievalQA chain that answers questions about *videos*, citing moments.
 
@@ -662,7 +795,7 @@ def build_chain(
 
     Args:
         videos, model, k, search_type, search_kwargs, video_ids, index,
-        persist_directory, client, languages, translate_to, proxy: As for
+        persist_directory, client, languages, translate_to, proxy, window, cite_lead: As for
             :func:`build_retriever` (videos not indexed yet are indexed first).
         llm: The language model: a LangChain model, ``"provider:model"``,
             ``"hf:<model>"`` or ``None`` for the default (see :func:`ytqa.resolve_llm`).
@@ -704,6 +837,8 @@ def build_chain(
         languages=languages,
         translate_to=translate_to,
         proxy=proxy,
+        window=window,
+        cite_lead=cite_lead,
     )
     # RetrievalQA and the combine-documents chains are deprecated in favour of
     # agents, but RetrievalQA is the interface ytqa promises: build them without

@@ -51,18 +51,20 @@ __all__ = [
     "chunk_transcript",
 ]
 
-DEFAULT_CHUNK_TOKENS: dict[str, int] = {"minilm": 128, "mpnet": 192, "multi-qa-dot": 256}
-"""Tokens per chunk (special tokens included) for the built-in presets: half the window.
+DEFAULT_CHUNK_TOKENS: dict[str, int] = {"minilm": 40, "mpnet": 40, "multi-qa-dot": 40}
+"""Tokens per chunk (special tokens included) for the built-in presets.
 
-Short chunks keep each vector about one idea and the cited moment close to
-the answer; half the window leaves the model room it never needs to cut.
+Short chunks (about ten seconds of speech) keep each vector about one moment,
+so that the best match is the moment itself; the retriever returns each match
+with its neighbours for context (``docs/evaluation.md`` has the measurements).
 """
 
-DEFAULT_CHUNK_FRACTION = 0.5
+DEFAULT_CHUNK_FRACTION = 0.15
 """Share of the window used per chunk for presets not in :data:`DEFAULT_CHUNK_TOKENS`."""
 
-DEFAULT_OVERLAP_FRACTION = 0.25
-"""Default overlap, as a share of the chunk size (whole cues, rounded down)."""
+DEFAULT_OVERLAP_FRACTION = 0.0
+"""Default overlap, as a share of the chunk size (whole cues, rounded down): none,
+since the retriever returns neighbouring chunks with each match."""
 
 MIN_FILL = 0.5
 """A chunk may end early at a sentence end only once it is at least this full."""
@@ -144,7 +146,7 @@ def chunk_transcript(
     model's tokenizer including its special tokens (default: see
     :data:`DEFAULT_CHUNK_TOKENS`); it may not exceed the model's window.
     ``overlap_tokens`` is how much of the end of a chunk the next one repeats,
-    in whole cues (default: a quarter of ``max_tokens``).
+    in whole cues (default: :data:`DEFAULT_OVERLAP_FRACTION` of ``max_tokens``).
 
     Every document's metadata holds ``video_id``, ``start`` and ``end``
     (seconds), ``url`` and ``source`` (the link that opens the video at

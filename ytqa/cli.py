@@ -179,7 +179,9 @@ def _source_lines(documents: Sequence[Document]) -> list[tuple[str, str]]:
     for document in documents:
         meta = document.metadata
         title = meta.get("title") or meta.get("video_id", "")
-        lines.append((f"[{format_timestamp(float(meta.get('start', 0)))}] {title}", meta["url"]))
+        # The retriever's timestamp is the cited moment, which the url opens at.
+        moment = meta.get("timestamp") or format_timestamp(float(meta.get("start", 0)))
+        lines.append((f"[{moment}] {title}", meta["url"]))
     return lines
 
 
@@ -372,20 +374,36 @@ def ingest(
 @server_option
 @json_option
 def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
-    """List the videos in the index of a model."""
-    records = _open_index(model, chroma_server).videos()
+    """List the videos in the index of a model, with the presets whose indexes hold each."""
+    from ytqa._sync import known_videos
+
+    index = _open_index(model, chroma_server)
+    records = index.videos()
+    known = known_videos(index.client)
+    presets = {video_id: list(video.presets) for video_id, video in known.items()}
     if as_json:
-        click.echo(json.dumps([record.to_dict() for record in records], ensure_ascii=False))
+        click.echo(json.dumps(
+            [{**record.to_dict(), "presets": presets.get(record.video_id, [])}
+             for record in records],
+            ensure_ascii=False,
+        ))
         return
     console = _console()
     if not records:
         console.print(f"The {model} index is empty. Add videos with: ytqa ingest SOURCE...")
-        return
+    width = max((len(", ".join(presets.get(r.video_id, []))) for r in records), default=0)
     for record in records:
         kind = "auto" if record.is_generated else "uploaded"
+        held_by = ", ".join(presets.get(record.video_id, []))
         console.print(
             f"{record.video_id}  {record.chunks:>5} chunks  {record.language} ({kind})  "
-            f"{record.title or record.source}",
+            f"{held_by:<{width}}  {record.title or record.source}",
+            markup=False,
+        )
+    elsewhere = len(known.keys() - {record.video_id for record in records})
+    if elsewhere:
+        console.print(
+            f"{elsewhere} more video(s) in other presets' indexes: ytqa reindex --model {model}",
             markup=False,
         )
 
@@ -437,6 +455,245 @@ def models(as_json: bool) -> None:
             "yes" if row["available_locally"] else "no (downloads on first use)",
         )
     _console().print(table)
+
+
+@cli.command()
+@model_option
+@click.option(
+    "--from",
+    "from_model",
+    metavar="MODEL",
+    help="Take only the videos of this preset's index [default: those of every preset].",
+)
+@server_option
+@json_option
+def reindex(model: str, from_model: str | None, chroma_server: str | None, as_json: bool) -> None:
+    """Embed with MODEL the videos that other presets' indexes hold and its index lacks.
+
+    Transcripts come from the ytqa cache: nothing is fetched again. The exit
+    status is 1 if any video failed (its cached transcript is gone, ...).
+    """
+    index = _open_index(model, chroma_server)
+    report = index.sync(from_model, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        console = _console()
+        for item in report.added:
+            console.print(f"added    {item.video_id}  {item.chunks:>5} chunks  {item.title or ''}",
+                          markup=False)
+        for failure in report.failed:
+            console.print(f"failed   {failure.source}: {_one_line(str(failure.error))}",
+                          markup=False)
+        console.print(
+            f"{len(report.added)} added, {len(report.skipped)} already there, "
+            f"{len(report.failed)} failed ({model}).",
+            markup=False,
+        )
+    if report.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option(
+    "--models",
+    default=",".join(EMBEDDING_MODELS),
+    show_default=True,
+    envvar="YTQA_COMPARE_MODELS",
+    show_envvar=True,
+    help="Comma-separated embedding presets (or model names) to compare.",
+)
+@click.option("-k", "--k", "k", type=click.IntRange(1, 20), default=3, show_default=True,
+              help="Passages to show per preset.")
+@click.option(
+    "--qa",
+    "qa_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Evaluate each preset on this QA file (JSON Lines) instead of asking QUESTION.",
+)
+@click.option(
+    "--transcripts",
+    "transcripts_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of the transcripts the --qa questions are about (all are indexed).",
+)
+@json_option
+def compare(
+    question: str | None,
+    models: str,
+    k: int,
+    qa_file: Path | None,
+    transcripts_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Show the top passages of each embedding preset for QUESTION, side by side.
+
+    Each preset first embeds, from the transcript cache, the videos that other
+    presets have indexed. A preset that cannot run (weights not available...)
+    is reported, and the others still run. With --qa and --transcripts, prints
+    one table of retrieval metrics (hit@k, land@k, MRR@5) per preset instead.
+    """
+    from ytqa.compare import compare_evaluations, compare_models
+
+    if qa_file is not None:
+        if transcripts_dir is None:
+            raise click.UsageError("--qa needs --transcripts DIR, the folder of the videos.")
+        rows = compare_evaluations(qa_file, transcripts_dir, models)
+        if as_json:
+            click.echo(json.dumps({"qa": str(qa_file), "results": rows}, ensure_ascii=False))
+        else:
+            _print_metrics_table(rows)
+        if all("error" in row for row in rows):
+            sys.exit(1)
+        return
+    if question is None:
+        raise click.UsageError("Give a QUESTION, or --qa FILE --transcripts DIR.")
+    comparison = compare_models(question, models, k=k)
+    if not any(result.ok for result in comparison.results):
+        raise comparison.results[0].error or YtqaError("No preset could run.")
+    if as_json:
+        click.echo(json.dumps(comparison.to_dict(), ensure_ascii=False))
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(show_lines=True)
+    for result in comparison.results:
+        header = f"{result.model} ({result.similarity})" if result.similarity else result.model
+        table.add_column(escape(header), overflow="fold")
+    for rank in range(max(1, *(len(result.passages) for result in comparison.results))):
+        cells = []
+        for result in comparison.results:
+            if not result.ok:
+                cells.append("not available (see below)" if rank == 0 else "")
+            elif rank < len(result.passages):
+                p = result.passages[rank]
+                cells.append(
+                    f"{rank + 1}. {escape(f'[{p.timestamp}] {p.title}')}\nscore {p.score:.3f}\n"
+                    f"[link={p.url}]{escape(p.url)}[/link]\n{escape(_one_line(p.text)[:160])}"
+                )
+            else:
+                cells.append("")
+        table.add_row(*cells)
+    console = _console()
+    console.print(table)
+    for result in comparison.results:
+        if result.error is not None:
+            console.print(f"{result.model}: {_one_line(str(result.error))}", markup=False)
+
+
+def _print_metrics_table(rows: list[dict[str, Any]]) -> None:
+    """One column per preset, one row per metric (as the passages of ``compare``)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    names = next((list(r) for r in rows if "error" not in r), [])
+    table = Table("metric", *(escape(str(row["model"])) for row in rows))
+    for position, name in enumerate(n for n in names if n != "model"):
+        cells = []
+        for row in rows:
+            if "error" in row:
+                cells.append("not available" if position == 0 else "")
+            else:
+                value = row[name]
+                cells.append(f"{value:.3f}" if isinstance(value, float) else str(value))
+        table.add_row(name, *cells)
+    console = _console()
+    console.print(table)
+    for row in rows:
+        if "error" in row:
+            console.print(f"{row['model']}: {_one_line(str(row['error']))}", markup=False)
+
+
+def _parse_ks(text: str) -> tuple[int, ...]:
+    """``"1,3,5"`` -> ``(1, 3, 5)``; anything else is a usage error (exit status 2)."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise click.BadParameter(
+            f"{text!r}: pass positive whole numbers separated by commas, e.g. 1,3,5.",
+            param_hint="'--k'",
+        )
+    return values
+
+
+@cli.command(name="eval")
+@click.option(
+    "--qa",
+    "qa_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Questions as JSON Lines: id, video_id, question, start, end (seconds of the answer).",
+)
+@click.option(
+    "--transcripts",
+    "transcripts_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder of <VIDEO_ID>.srt/.vtt/.en.vtt/.json transcripts; all are indexed.",
+)
+@model_option
+@click.option("--k", "ks", default="1,3,5", show_default=True, metavar="K,K,...",
+              help="Cut-offs of hit@k and land@k, comma-separated.")
+@click.option(
+    "--captions",
+    type=click.Choice(["manual", "auto"]),
+    default="manual",
+    show_default=True,
+    help="Which file to index when a video has several: uploaded .srt or auto-captions.",
+)
+@click.option("--misses/--no-misses", default=True, show_default=True,
+              help="List the questions whose top result does not land on the answer.")
+@json_option
+def eval_command(
+    qa_file: Path,
+    transcripts_dir: Path,
+    model: str,
+    ks: str,
+    captions: str,
+    misses: bool,
+    as_json: bool,
+) -> None:
+    """Measure retrieval quality: hit@k, land@k and MRR@5 on a set of questions.
+
+    Every transcript in --transcripts goes into a fresh temporary index (the
+    other videos act as distractors), and each question goes through the same
+    retriever that `ytqa ask` uses. See docs/evaluation.md.
+    """
+    from ytqa.evaluation import evaluate, metrics_only
+
+    report = evaluate(
+        qa_file, transcripts_dir, model=model, k=_parse_ks(ks),
+        captions="auto" if captions == "auto" else "manual",
+    )
+    if as_json:
+        payload = metrics_only(report)
+        if misses:
+            payload["misses"] = [miss.to_dict() for miss in report["misses"]]
+        click.echo(json.dumps(payload, ensure_ascii=False))
+        return
+    _print_metrics_table([metrics_only(report)])
+    if misses and report["misses"]:
+        console = _console()
+        console.print(f"\nQuestions whose top result does not land ({len(report['misses'])}):")
+        for miss in report["misses"]:
+            top = miss.results[0] if miss.results else None
+            got = (f"got {top.video_id} at {_format_moment(top.cited)}" if top
+                   else "got nothing")
+            console.print(
+                f"  {miss.item.id}: {miss.item.question!r} — expected {miss.item.video_id} "
+                f"{_format_moment(miss.item.start)}-{_format_moment(miss.item.end)}, {got}",
+                markup=False,
+            )
+
+
+def _format_moment(seconds: float | None) -> str:
+    from ytqa.video import format_timestamp
+
+    return "?" if seconds is None else format_timestamp(seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -28,13 +28,17 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from ytqa.errors import EvaluationError
 
 if TYPE_CHECKING:
+    import os
+
     from langchain_core.documents import Document
+
+    from ytqa.models import EmbeddingPreset
 
 __all__ = [
     "LAND_TOLERANCE",
@@ -42,6 +46,7 @@ __all__ = [
     "Miss",
     "QAItem",
     "cited_seconds",
+    "evaluate",
     "first_rank",
     "is_hit",
     "is_landing",
@@ -323,3 +328,88 @@ def score_results(
 def metrics_only(report: Mapping[str, Any]) -> dict[str, Any]:
     """*report* without its misses: the figures ``ytqa eval --json`` prints."""
     return {key: value for key, value in report.items() if key != "misses"}
+
+
+def _transcripts_to_index(
+    transcripts_dir: str | os.PathLike[str], captions: Literal["manual", "auto"]
+) -> list[Path]:
+    from ytqa.errors import TranscriptFileError
+    from ytqa.transcripts import transcript_files
+
+    if captions not in ("manual", "auto"):
+        raise EvaluationError(f"captions must be 'manual' or 'auto', not {captions!r}.")
+    directory = Path(transcripts_dir)
+    try:
+        prefer: Literal["manual", "generated"] = "manual" if captions == "manual" else "generated"
+        files = transcript_files(directory, prefer=prefer)
+    except TranscriptFileError as exc:
+        raise EvaluationError(
+            f"{directory} is not a folder of transcripts. Pass the folder that holds "
+            "<VIDEO_ID>.srt / .vtt / .en.vtt / .json files."
+        ) from exc
+    if not files:
+        raise EvaluationError(
+            f"{directory} holds no transcript files (<VIDEO_ID>.srt, .vtt, .en.vtt or .json). "
+            "Pass the folder with the transcripts of the QA file's videos."
+        )
+    return files
+
+
+def evaluate(
+    qa_path: str | os.PathLike[str],
+    transcripts_dir: str | os.PathLike[str],
+    *,
+    model: str | EmbeddingPreset = "minilm",
+    k: Iterable[int] = (1, 3, 5),
+    captions: Literal["manual", "auto"] = "manual",
+    **retriever_options: Any,
+) -> dict[str, Any]:
+    """Measure retrieval on a QA set: index every transcript, ask every question.
+
+    Every transcript in *transcripts_dir* (``<VIDEO_ID>.srt``, ``.vtt``,
+    ``.en.vtt``, ``.json``; one per video: uploaded ``.srt`` captions first, or
+    the auto-captions with ``captions="auto"``) goes into a fresh in-memory index,
+    so that the other videos act as distractors. Each question of *qa_path*
+    then goes through the retriever :func:`ytqa.build_retriever` builds with
+    *retriever_options* (``window``, ``cite_lead``, ``search_type``, ...), the
+    one ``build_chain`` uses.
+
+    Returns the report of :func:`score_results` (``n``, ``hit@K``, ``land@K``,
+    ``mrr@5``, ``misses``) plus ``model`` (the preset key) and ``videos`` (how
+    many were indexed).
+
+    Raises:
+        EvaluationError: the QA file is bad, the folder holds no transcripts, or
+            a question's video is not among them.
+        YtqaError: a transcript cannot be read, or the model cannot be loaded.
+    """
+    from ytqa.chain import build_retriever
+    from ytqa.models import resolve_preset
+    from ytqa.store import VideoIndex
+    from ytqa.transcripts import read_transcript_file
+
+    items = load_qa(Path(qa_path))
+    ks = _validate_ks(k)
+    files = _transcripts_to_index(transcripts_dir, captions)
+    transcripts = [read_transcript_file(file) for file in files]
+    indexed = {transcript.video_id for transcript in transcripts}
+    unknown = sorted({item.video_id for item in items} - indexed)
+    if unknown:
+        raise EvaluationError(
+            f"No transcript in {transcripts_dir} for the QA file's video(s) "
+            f"{', '.join(unknown)}. Add <VIDEO_ID>.srt (or .vtt/.json) files for them."
+        )
+    preset = resolve_preset(model)
+    index = VideoIndex(preset, in_memory=True)
+    try:
+        for transcript in transcripts:
+            index.add(transcript)
+        depth = max(max(ks), MRR_DEPTH)
+        retriever = build_retriever(index=index, model=preset, k=depth, **retriever_options)
+        results = [retriever.invoke(item.question) for item in items]
+    finally:
+        index.close()
+    report = score_results(items, results, ks)
+    report["model"] = preset.key
+    report["videos"] = len(transcripts)
+    return report

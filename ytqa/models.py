@@ -175,7 +175,7 @@ def resolve_preset(model: str | EmbeddingPreset | os.PathLike[str]) -> Embedding
     if isinstance(model, EmbeddingPreset):
         return model
     if isinstance(model, os.PathLike):
-        return _inspect_model(str(Path(os.fspath(model)).expanduser().resolve()))
+        model = os.fspath(model)
     if not isinstance(model, str) or not model.strip():
         raise EmbeddingModelError(
             f"Not an embedding model: {model!r}. Pass a preset key "
@@ -186,11 +186,14 @@ def resolve_preset(model: str | EmbeddingPreset | os.PathLike[str]) -> Embedding
         preset = EMBEDDING_MODELS.get(name)
         if preset is not None:
             return preset
+        # A folder matches a registered preset by the name as given or resolved.
+        names = {name}
+        if _looks_like_path(name):
+            name = str(Path(name).expanduser().resolve())
+            names.add(name)
         for candidate in EMBEDDING_MODELS.values():
-            if candidate.model_name == name:
+            if candidate.model_name in names:
                 return candidate
-    if _looks_like_path(name):
-        name = str(Path(name).expanduser().resolve())
     return _inspect_model(name)
 
 

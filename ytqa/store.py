@@ -201,7 +201,9 @@ class _Outcome(NamedTuple):
 # ---------------------------------------------------------------------------
 
 
-def default_collection_name(model: str | EmbeddingPreset = DEFAULT_MODEL) -> str:
+def default_collection_name(
+    model: str | EmbeddingPreset | os.PathLike[str] = DEFAULT_MODEL,
+) -> str:
     """Name of the collection that holds *model*'s vectors: ``ytqa-<preset key>``.
 
     Keys that Chroma does not accept as names (paths, hub names with ``/``) are
@@ -704,6 +706,29 @@ class VideoIndex:
                         report.skipped.append(SkippedVideo(outcome.video_id, outcome.title))
                 bar.video_done()
         return report
+
+    def sync(
+        self,
+        from_model: str | EmbeddingPreset | os.PathLike[str] | None = None,
+        *,
+        progress: bool = True,
+    ) -> IngestReport:
+        """Embed the videos that other presets' indexes hold and this one lacks.
+
+        Every video indexed in this Chroma client (with any preset, or only with
+        *from_model*) and missing here is added from its cached transcript: no
+        HTTP request; a transcript file no longer cached is read again if it
+        still exists. The report lists videos ``added``, ``skipped`` (already
+        here) and ``failed`` (``TranscriptCacheMissError`` when the cached
+        transcript is gone, each also logged as a warning). ``progress`` shows a
+        progress bar on stderr while videos are embedded.
+
+        Raises:
+            VideoIndexError: the indexes cannot be listed, or *from_model* has none here.
+        """
+        from ytqa._sync import sync_index
+
+        return sync_index(self, from_model, progress=progress)
 
     def remove(self, video_id: str) -> int:
         """Remove a video (complete or pending) and return how many chunks were deleted."""

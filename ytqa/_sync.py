@@ -1,0 +1,180 @@
+"""Carrying videos between embedding presets, from the transcript cache.
+
+Each preset's index keeps a manifest (``ytqa-<preset>-videos``) with one
+record per video: ID, source, language, chunk count. Together, the manifests
+of a Chroma client list every video indexed there, whatever the preset; and
+every indexed transcript is in the ytqa cache (``VideoIndex`` saves it there).
+:func:`sync_index` embeds, with one preset, the videos that other presets hold
+and it lacks, reading their transcripts from the cache: no HTTP request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ytqa.errors import TranscriptCacheMissError, VideoIndexError, YtqaError
+from ytqa.models import EmbeddingPreset, resolve_preset
+from ytqa.store import (
+    MANIFEST_SUFFIX,
+    AddedVideo,
+    FailedSource,
+    IngestReport,
+    SkippedVideo,
+    _Progress,
+    default_collection_name,
+)
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from ytqa.store import VideoIndex
+    from ytqa.transcripts import Transcript
+
+__all__ = ["KnownVideo", "known_videos", "sync_index"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KnownVideo:
+    """A video that some preset's index holds completely."""
+
+    video_id: str
+    record: dict[str, Any]
+    """Its manifest record in the index it was added to last (source, language, ...)."""
+    collections: tuple[str, ...]
+    """Chunk collections that hold it."""
+    presets: tuple[str, ...]
+    """Preset keys of those collections (collection names for custom ones), in order."""
+
+
+def known_videos(client: Any, *, collection: str | None = None) -> dict[str, KnownVideo]:
+    """Every video held by an index of *client* (only *collection*'s when given), by ID."""
+    try:
+        listed = list(client.list_collections())
+        metadata = {c.name: dict(c.metadata or {}) for c in listed}
+        manifests = []
+        for name, meta in sorted(metadata.items()):
+            of = meta.get("ytqa_manifest_of")
+            if not of or name != f"{of}{MANIFEST_SUFFIX}" or (collection and of != collection):
+                continue
+            key = str(metadata.get(of, {}).get("ytqa_preset") or of)
+            # A preset's own collection is named by its key; others by their name.
+            preset = key if of == f"ytqa-{key}" else of
+            found = client.get_collection(name).get(where={"state": "ready"}, include=["metadatas"])
+            manifests.append((str(of), preset, found["metadatas"] or []))
+    except Exception as exc:
+        raise VideoIndexError(
+            f"Could not list the indexes of the Chroma client ({type(exc).__name__}: {exc}). "
+            "If Chroma runs as a server, check that it is up."
+        ) from exc
+    videos: dict[str, KnownVideo] = {}
+    for of, preset, records in manifests:
+        for raw in records:
+            record = dict(raw)
+            video_id = str(record["video_id"])
+            seen = videos.get(video_id)
+            if seen is None:
+                videos[video_id] = KnownVideo(video_id, record, (of,), (preset,))
+                continue
+            # The latest add is the transcript the user wants carried over.
+            latest = record if _added_at(record) > _added_at(seen.record) else seen.record
+            videos[video_id] = KnownVideo(
+                video_id, latest, (*seen.collections, of), (*seen.presets, preset)
+            )
+    return videos
+
+
+def _added_at(record: dict[str, Any]) -> float:
+    return float(record.get("added_at") or 0.0)
+
+
+def cached_transcript(record: dict[str, Any]) -> Transcript:
+    """The transcript a manifest *record* was indexed from, read from the cache.
+
+    The newest cache entry of the same language, kind and source wins. A
+    transcript file that is not in the cache but still exists is read again.
+
+    Raises:
+        TranscriptCacheMissError: neither the cache nor the file has it.
+    """
+    from ytqa.transcripts import _read_cache_entry, _video_cache_dir, load_transcript
+
+    video_id = str(record["video_id"])
+    source = str(record.get("source") or "youtube")
+    folder = _video_cache_dir(video_id)
+    best: tuple[int, Transcript] | None = None
+    for file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        if file.name.startswith("."):
+            continue
+        entry = _read_cache_entry(file, video_id)
+        if entry is None:
+            continue
+        saved_at, transcript = entry
+        same = (
+            transcript.source == source
+            and transcript.language_code == record.get("language")
+            and transcript.is_generated == bool(record.get("is_generated"))
+        )
+        if same and (best is None or saved_at > best[0]):
+            best = (saved_at, transcript)
+    if best is not None:
+        return best[1]
+    if source != "youtube" and Path(source).is_file():
+        return load_transcript(source, video_id=video_id)
+    raise TranscriptCacheMissError(video_id, folder)
+
+
+def sync_index(
+    index: VideoIndex,
+    from_model: str | EmbeddingPreset | os.PathLike[str] | None = None,
+    *,
+    progress: bool = True,
+) -> IngestReport:
+    """See :meth:`ytqa.store.VideoIndex.sync`."""
+    source = None if from_model is None else default_collection_name(resolve_preset(from_model))
+    known = known_videos(index.client, collection=source)
+    if source is not None and source != index.collection_name and not known:
+        raise VideoIndexError(
+            f"The index of {from_model!r} holds no videos here, so there is nothing to carry "
+            "over. Leave the source model out to take videos from every preset's index."
+        )
+    report = IngestReport()
+    missing = []
+    for video in known.values():
+        if index.collection_name in video.collections:
+            report.skipped.append(SkippedVideo(video.video_id, video.record.get("title") or None))
+        else:
+            missing.append(video)
+    with _Progress(progress and bool(missing), total=len(missing)) as bar:
+        for video in missing:
+            bar.video(video.video_id)
+            try:
+                outcome = index._add(
+                    cached_transcript(video.record),
+                    languages=(),
+                    translate_to=None,
+                    captions="any",
+                    proxy=None,
+                    refresh=False,
+                    max_tokens=None,
+                    overlap_tokens=None,
+                    bar=bar,
+                )
+            except YtqaError as error:
+                logger.warning(
+                    "video %s could not be carried over to %s: %s",
+                    video.video_id,
+                    index.preset.key,
+                    error,
+                )
+                report.failed.append(FailedSource(video.video_id, error))
+            else:
+                if outcome.chunks:
+                    report.added.append(AddedVideo(*outcome))
+                else:  # made ready meanwhile, by another process
+                    report.skipped.append(SkippedVideo(outcome.video_id, outcome.title))
+            bar.video_done()
+    return report
