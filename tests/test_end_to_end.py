@@ -24,7 +24,7 @@ def test_build_chain_answers_with_timestamped_sources(
     transcripts_dir: Path, minilm: Path, gemma_llm: str
 ) -> None:
     # A short answer keeps the tiny CPU model fast; its wording is not judged.
-    llm = resolve_llm(gemma_llm, max_new_tokens=24)
+    llm = resolve_llm(gemma_llm, max_new_tokens=12)
     chain = build_chain([str(transcripts_dir / f"{VIDEO}.srt")], llm=llm, k=2)
 
     out = chain.invoke({"query": "Could a robot feel pain?"})

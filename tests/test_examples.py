@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
+import runpy
 import shutil
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,25 +14,31 @@ import pytest
 from tests.offline_models import REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples"
+Runner = Callable[..., str]
 FILE_LINK = re.compile(r"file://\S+lighthouse-talk\.srt#t=\d+")
 
 pytestmark = pytest.mark.slow
 
 
-def run_example(script: str, *args: str, llm: str | None = None) -> str:
-    """Run an example as a user would, in its own ytqa home; return its stdout."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    if llm is not None:
-        env["YTQA_LLM"] = llm
-    completed = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return completed.stdout
+@pytest.fixture
+def run_example(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., str]:
+    """Run an example script as ``python examples/NAME.py ARGS...`` would; return its stdout.
+
+    In this process, so that models loaded by other tests are reused (a fresh
+    process would import torch and de-quantize the GGUF LLM again, for minutes).
+    """
+
+    def run(script: str, *args: str, llm: str | None = None) -> str:
+        if llm is not None:
+            monkeypatch.setenv("YTQA_LLM", llm)
+        monkeypatch.setattr(sys, "argv", [str(EXAMPLES / script), *args])
+        capsys.readouterr()
+        runpy.run_path(str(EXAMPLES / script), run_name="__main__")
+        return capsys.readouterr().out
+
+    return run
 
 
 def test_example_transcript_is_the_projects_own() -> None:
@@ -43,8 +49,10 @@ def test_example_transcript_is_the_projects_own() -> None:
     assert transcript.duration > 200
 
 
-def test_quickstart_retrieves_and_answers_with_sources(minilm: Path, gemma_llm: str) -> None:
-    output = run_example("quickstart.py", "--max-new-tokens", "8", llm=gemma_llm)
+def test_quickstart_retrieves_and_answers_with_sources(
+    minilm: Path, gemma_llm: str, run_example: Runner
+) -> None:
+    output = run_example("quickstart.py", "--max-new-tokens", "12", llm=gemma_llm)
 
     passages, _, answer = output.partition("\nAnswer:")
     # The best passage cites the moment Fresnel's lens comes up (00:42-00:59 in
@@ -56,9 +64,10 @@ def test_quickstart_retrieves_and_answers_with_sources(minilm: Path, gemma_llm: 
     assert sources and all(FILE_LINK.search(line) for line in sources)
 
 
-def test_retriever_works_as_a_tool_and_in_lcel(minilm: Path, gemma_llm: str) -> None:
-    output = run_example("retriever_in_lcel_and_agents.py", "--max-new-tokens", "8",
-                         llm=gemma_llm)
+def test_retriever_works_as_a_tool_and_in_lcel(
+    minilm: Path, gemma_llm: str, run_example: Runner
+) -> None:
+    output = run_example("retriever_in_lcel_and_agents.py", "--max-new-tokens", "12", llm=gemma_llm)
 
     tool_output, _, lcel = output.partition("\nLCEL answer:")
     assert "twenty nautical miles" in tool_output
@@ -66,14 +75,16 @@ def test_retriever_works_as_a_tool_and_in_lcel(minilm: Path, gemma_llm: str) -> 
 
 
 @pytest.mark.skipif(shutil.which("chroma") is None, reason="the chroma command is not installed")
-def test_chroma_server_example_indexes_and_searches_on_a_real_server(minilm: Path) -> None:
+def test_chroma_server_example_indexes_and_searches_on_a_real_server(
+    minilm: Path, run_example: Runner
+) -> None:
     output = run_example("chroma_server.py", "--start-server")
 
     assert re.search(r"^\d+ chunks added; the server holds \['local-\w+'\]$", output, re.M)
     assert len(FILE_LINK.findall(output)) == 2
 
 
-def test_compare_presets_shows_each_preset(minilm: Path, mpnet: Path) -> None:
+def test_compare_presets_shows_each_preset(minilm: Path, mpnet: Path, run_example: Runner) -> None:
     from ytqa import EMBEDDING_MODELS
     from ytqa.models import is_available_locally
 
@@ -85,8 +96,9 @@ def test_compare_presets_shows_each_preset(minilm: Path, mpnet: Path) -> None:
     }
     assert list(sections) == ["minilm", "mpnet", "multi-qa-dot"]
     for preset in ("minilm", "mpnet"):
-        ranks = re.findall(r"^   (\d)\. \[\d\d:\d\d\] score -?\d\.\d{3}  (\S+)$", sections[preset],
-                           re.M)
+        ranks = re.findall(
+            r"^   (\d)\. \[\d\d:\d\d\] score -?\d\.\d{3}  (\S+)$", sections[preset], re.M
+        )
         assert [rank for rank, _ in ranks] == ["1", "2"]
         assert all(FILE_LINK.fullmatch(url) for _, url in ranks)
     # Without its weights (offline, as in CI) multi-qa-dot is reported, not fatal.

@@ -128,3 +128,26 @@ def test_python_api_doc_covers_every_public_name() -> None:
     documented = (REPO_ROOT / "docs" / "python-api.md").read_text(encoding="utf-8")
     assert [name for name in PUBLIC_API if name != "__version__"
             and name not in documented] == []
+
+
+def test_troubleshooting_has_a_section_per_error() -> None:
+    from tests.offline_models import REPO_ROOT
+
+    page = (REPO_ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+    # The two roots are only caught, never raised themselves.
+    roots = {"YtqaError", "TranscriptError"}
+    errors = [name for name in PUBLIC_API if name.endswith("Error") and name not in roots]
+    for name in errors:
+        exit_code = getattr(ytqa, name).exit_code
+        assert f"## {name} (exit {exit_code})" in page, name
+
+
+def test_configuration_lists_every_environment_variable() -> None:
+    import re
+
+    from tests.offline_models import REPO_ROOT
+
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO_ROOT / "ytqa").glob("*.py"))
+    used = set(re.findall(r"\"(YTQA_[A-Z_]+)\"", source))
+    page = (REPO_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert used and sorted(v for v in used if f"`{v}`" not in page) == []

@@ -359,6 +359,8 @@ class VideoRetriever(BaseRetriever):
         text = match.page_content
         if len(neighbours) > 1:
             text = _join_texts([neighbour_text for neighbour_text, _ in neighbours])
+            # The words that matched, for displays too small for the whole passage.
+            metadata["matched_text"] = match.page_content
             metadata["start"] = min(float(meta["start"]) for _, meta in neighbours)
             metadata["end"] = max(float(meta["end"]) for _, meta in neighbours)
         start = match.metadata.get("start")

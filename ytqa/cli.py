@@ -193,6 +193,21 @@ def _print_sources(console: Console, documents: Sequence[Document]) -> None:
         console.print(f"{escape(label)} — [link={url}]{escape(url)}[/link]")
 
 
+def _parse_llm_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["max_new_tokens=64", "base_url=http://x"]`` -> ``{"max_new_tokens": 64, ...}``."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE.", param_hint="'-o'")
+        try:
+            value: Any = json.loads(text)  # numbers, true/false, null
+        except ValueError:
+            value = text
+        options[key.strip()] = value
+    return options
+
+
 def _document_json(document: Document) -> dict[str, Any]:
     return {"text": document.page_content, **document.metadata}
 
@@ -208,6 +223,15 @@ def _document_json(document: Document) -> dict[str, Any]:
     help="LLM: 'provider:model' (e.g. openai:gpt-4o-mini, ollama:llama3.2) or "
     "'hf:<model id or path>' [default: a small local model].",
 )
+@click.option(
+    "-o",
+    "--llm-option",
+    "llm_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the LLM (repeatable), e.g. -o max_new_tokens=64 or -o temperature=0 "
+    "for local hf: models, -o base_url=http://host:11434 for providers.",
+)
 @click.option("-k", "k", type=click.IntRange(1, 50), default=4, show_default=True,
               help="Number of transcript passages given to the LLM.")
 @server_option
@@ -218,6 +242,7 @@ def ask(
     question: str,
     model: str,
     llm: str | None,
+    llm_options: tuple[str, ...],
     k: int,
     chroma_server: str | None,
     languages: tuple[str, ...],
@@ -231,11 +256,12 @@ def ask(
     those not indexed yet are indexed first.
     """
     from ytqa.chain import build_chain
+    from ytqa.llm import resolve_llm
 
     chain = build_chain(
         list(sources) or None,
         model=model,
-        llm=llm,
+        llm=resolve_llm(llm, **_parse_llm_options(llm_options)),
         k=k,
         index=_open_index(model, chroma_server),
         languages=languages,
@@ -312,7 +338,9 @@ def search(
         from rich.markup import escape
 
         console.print(f"{rank}. {escape(label)}{score_text}\n   [link={url}]{escape(url)}[/link]")
-        console.print("   " + _one_line(document.page_content), markup=False)
+        # The matching words; --json has the whole passage around them.
+        shown = document.metadata.get("matched_text") or document.page_content
+        console.print("   " + _one_line(str(shown)), markup=False)
 
 
 @cli.command()

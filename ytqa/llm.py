@@ -76,6 +76,7 @@ _ALTERNATIVES = (
 
 _hf_cache: dict[tuple[str, str], BaseLanguageModel[Any]] = {}
 _hf_lock = threading.Lock()
+_weights_lock = threading.Lock()
 
 
 def resolve_llm(
@@ -333,26 +334,20 @@ def _load_hf(spec: str, options: dict[str, Any], *, is_default: bool) -> BaseLan
         generation["do_sample"] = True
     generation.setdefault("do_sample", False)
     try:
-        from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+        from transformers import pipeline
 
         if device == "auto":
             device = _auto_device()
-        torch_dtype = _torch_dtype(dtype, device)
-        if gguf_file is not None:
-            model_kwargs.setdefault("gguf_file", gguf_file)
-        tokenizer = AutoTokenizer.from_pretrained(model_id, **model_kwargs)
-        model = AutoModelForCausalLM.from_pretrained(
-            model_id, dtype=torch_dtype, **model_kwargs
+        model, tokenizer = _load_weights(
+            model_id, gguf_file, device, _torch_dtype(dtype, device), model_kwargs
         )
+        has_chat_template = bool(getattr(tokenizer, "chat_template", None))
         if not generation["do_sample"]:
-            # Greedy decoding: drop the checkpoint's sampling settings so that
-            # transformers does not warn that they are ignored.
+            # Greedy decoding: ask for no sampling settings, so that transformers
+            # does not warn that the checkpoint's ones are ignored.
             for name in ("temperature", "top_p", "top_k", "min_p", "typical_p"):
                 if hasattr(model.generation_config, name):
-                    setattr(model.generation_config, name, None)
-        if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
-            tokenizer.pad_token_id = tokenizer.eos_token_id
-        has_chat_template = bool(getattr(tokenizer, "chat_template", None))
+                    generation.setdefault(name, None)
         text_pipeline = pipeline(
             "text-generation",
             model=model,
@@ -368,6 +363,32 @@ def _load_hf(spec: str, options: dict[str, Any], *, is_default: bool) -> BaseLan
     except Exception as exc:  # transformers/hub raise OSError, ValueError, ImportError...
         raise _load_failure(spec, exc, is_default=is_default, offline=_hub_offline()) from exc
     return _wrap_pipeline(text_pipeline, model_id, gguf_file, tokenizer, has_chat_template)
+
+
+_weights_cache: dict[tuple[str, ...], tuple[Any, Any]] = {}
+
+
+def _load_weights(
+    model_id: str, gguf_file: str | None, device: str, dtype: Any, model_kwargs: dict[str, Any]
+) -> tuple[Any, Any]:
+    """``(model, tokenizer)``, loaded once per process: the generation options of
+    a chain (``max_new_tokens``, ``temperature``...) don't load the weights again.
+    That matters most for GGUF files, which are de-quantized at every load."""
+    key = (model_id, str(gguf_file), device, repr(dtype), repr(sorted(model_kwargs.items())))
+    with _weights_lock:
+        cached = _weights_cache.get(key)
+        if cached is None:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            kwargs = dict(model_kwargs)
+            if gguf_file is not None:
+                kwargs.setdefault("gguf_file", gguf_file)
+            tokenizer = AutoTokenizer.from_pretrained(model_id, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(model_id, dtype=dtype, **kwargs)
+            if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
+                tokenizer.pad_token_id = tokenizer.eos_token_id
+            cached = _weights_cache[key] = (model, tokenizer)
+    return cached
 
 
 def _wrap_pipeline(

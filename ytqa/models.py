@@ -17,10 +17,12 @@ langchain-huggingface) are imported inside the functions that need them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -449,11 +451,12 @@ def _load_embeddings(
         raise MissingDependencyError("Embedding", "pip install langchain-huggingface") from exc
     location = model_location(preset)
     try:
-        embeddings = HuggingFaceEmbeddings(
-            model_name=location,
-            model_kwargs={"device": device},
-            encode_kwargs={"normalize_embeddings": preset.normalize, "batch_size": batch_size},
-        )
+        with _no_weight_loading_bar(location):
+            embeddings = HuggingFaceEmbeddings(
+                model_name=location,
+                model_kwargs={"device": device},
+                encode_kwargs={"normalize_embeddings": preset.normalize, "batch_size": batch_size},
+            )
     except ImportError as exc:  # pragma: no cover - a hard dependency
         raise MissingDependencyError("Embedding", "pip install sentence-transformers") from exc
     except Exception as exc:  # OSError, ValueError, RuntimeError, hub errors...
@@ -477,6 +480,25 @@ def _load_embeddings(
             f"Set the preset's max_tokens to {window} or less."
         )
     return embeddings
+
+
+@contextlib.contextmanager
+def _no_weight_loading_bar(location: str) -> Iterator[None]:
+    """Hide transformers' "Loading weights" bar for a model folder on disk: the load
+    takes a second, and the bar would clutter every ``ytqa`` command. (The switch
+    also hides download bars, so models from the hub keep it.)"""
+    if not Path(location).is_dir():
+        yield
+        return
+    from transformers.utils import logging as transformers_logging
+
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def _dimension_of(model: Any) -> int | None:
