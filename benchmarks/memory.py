@@ -17,7 +17,7 @@ grow with the corpus; Chroma's HNSW index, which lives in memory, does.
   build in minutes on 2 cores. Only the model's compute is skipped; its weights
   are in memory as in a real add.
 
-Printed per run: RSS once the model is loaded and the index open, the peak
+Printed per run: the peak RSS once the model is loaded and the index open, the peak
 after a quarter, half and all of the videos, and the size of the vectors
 written (chunks x dimension x 4 bytes) for scale.
 """
@@ -25,8 +25,10 @@ written (chunks x dimension x 4 bytes) for scale.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +41,7 @@ from _common import load_transcripts, peak_rss_mib, repeated_transcripts, setup_
 def child(hours: float, cache: Path, model: str) -> None:
     setup_offline()
     scratch = Path(tempfile.mkdtemp(prefix="ytqa-bench-memory-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     os.environ["YTQA_HOME"] = str(scratch / "home")
 
     from langchain_classic.embeddings import CacheBackedEmbeddings
@@ -114,13 +117,14 @@ def main() -> None:
         return
 
     cache = Path(tempfile.mkdtemp(prefix="ytqa-bench-vectors-"))
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)
     runs = [("real", args.real_hours)] + [("cached", float(h)) for h in args.hours.split(",")]
     print(
         f"memory: preset {args.model}, persistent index, one fresh process per run, "
         f"{os.cpu_count()} CPUs"
     )
     print(
-        "| embeddings | hours | videos | chunks | RSS ready MiB | peak @25 % | @50 % | @100 % "
+        "| embeddings | hours | videos | chunks | peak ready MiB | peak @25 % | @50 % | @100 % "
         "| growth MiB | vectors MiB | seconds |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -29,7 +29,9 @@ Target: retriever p50 <= 30 ms at 100k chunks.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -81,6 +83,7 @@ def main() -> None:
 
     setup_offline()
     scratch = Path(tempfile.mkdtemp(prefix="ytqa-bench-query-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     os.environ["YTQA_HOME"] = str(scratch / "home")  # keep the user's cache untouched
 
     import torch

@@ -17,8 +17,10 @@ question. ``--levers`` adds MiniLM rows with one retriever option changed
 from __future__ import annotations
 
 import argparse
+import atexit
 import bisect
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -112,6 +114,7 @@ def main() -> None:
     setup_offline()
     # evaluate() caches the transcripts it indexes: keep the user's ytqa home untouched.
     os.environ["YTQA_HOME"] = tempfile.mkdtemp(prefix="ytqa-bench-quality-")
+    atexit.register(shutil.rmtree, os.environ["YTQA_HOME"], ignore_errors=True)
 
     import torch
 

@@ -250,6 +250,51 @@ def test_an_add_that_fails_between_batches_leaves_nothing_visible(
     assert BEES in _retrieved_videos(index, BEES_QUESTION, k=5)
 
 
+def test_add_many_commits_each_video_with_the_next_ones_pending_mark(
+    embeddings: Embeddings,
+    bees: Transcript,
+    wormholes: Transcript,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chromadb.api.models.Collection import Collection
+
+    manifest_writes: list[tuple[list[str], list[str]]] = []
+    real_upsert = Collection.upsert
+
+    def recording_upsert(self: Collection, *args: Any, **kwargs: Any) -> None:
+        if self.name.endswith("-videos"):
+            states = [str(meta["state"]) for meta in kwargs["metadatas"]]
+            manifest_writes.append((list(kwargs["ids"]), states))
+        real_upsert(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "upsert", recording_upsert)
+    index = VideoIndex(persist_directory=tmp_path / "a", embeddings=embeddings)
+    assert index.add_many([bees, wormholes]).ok
+    assert manifest_writes == [
+        ([BEES], ["pending"]),
+        ([BEES, WORMHOLES], ["ready", "pending"]),
+        ([WORMHOLES], ["ready"]),
+    ]
+    assert [v.video_id for v in index.videos()] == [BEES, WORMHOLES] and index.pending() == []
+
+    # The second video's embedding fails after its pending mark rode with the first commit.
+    failing = CountingEmbeddings(embeddings, fail_on_call=2)
+    other = VideoIndex(persist_directory=tmp_path / "b", embeddings=failing)
+    report = other.add_many([bees, wormholes])
+    assert [item.video_id for item in report.added] == [BEES]
+    assert [failure.source for failure in report.failed] == [WORMHOLES]
+    assert isinstance(report.failed[0].error, EmbeddingModelError)
+    assert other.has_video(BEES) and other.pending() == [WORMHOLES]
+    assert _retrieved_videos(other, "How do wormholes stay open?") == {BEES}
+
+    again = VideoIndex(persist_directory=tmp_path / "b", embeddings=embeddings)
+    report = again.add_many([bees, wormholes])
+    assert [item.video_id for item in report.skipped] == [BEES]
+    assert [item.video_id for item in report.added] == [WORMHOLES]
+    assert again.pending() == [] and [v.video_id for v in again.videos()] == [BEES, WORMHOLES]
+
+
 _KILLED_ADD = textwrap.dedent(
     """
     import sys

@@ -24,8 +24,10 @@ from ytqa import (
     TranscriptCacheMissError,
     VideoIndexError,
     build_chain,
+    build_retriever,
     chunk_transcript,
 )
+from ytqa._sync import known_videos
 from ytqa.cli import cli
 from ytqa.config import cache_dir, ytqa_home
 from ytqa.store import VideoIndex
@@ -166,3 +168,67 @@ def test_sync_from_one_preset_only(minilm_home: dict[str, Transcript]) -> None:
     assert other.sync(from_model="minilm", progress=False).added == []
     with pytest.raises(VideoIndexError, match="holds no videos"):
         other.sync(from_model="mpnet", progress=False)
+
+
+# ---------------------------------------------------------------------------
+# Removed videos stay removed. A second MiniLM collection stands in for another
+# preset's index: sync treats every collection alike, and MiniLM keeps it quick.
+# ---------------------------------------------------------------------------
+
+COPY = "ytqa-minilm-copy"
+
+
+def test_a_removed_video_is_not_carried_back_until_added_again(
+    minilm_home: dict[str, Transcript],
+) -> None:
+    copy = VideoIndex("minilm", collection_name=COPY)
+    assert len(copy.sync(progress=False).added) == 2
+    assert VideoIndex("minilm").remove(FETCHED) > 0
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        retriever = build_retriever(model="minilm", k=20)  # syncs from the copy
+        documents = retriever.invoke("What is this video about?")
+        report = retriever.index.sync(progress=False)
+        assert len(mock.calls) == 0
+    index = retriever.index
+    assert [record.video_id for record in index.videos()] == [ROBOTS]
+    assert not index.has_video(FETCHED) and index.pending() == []
+    assert index.count() == len(chunk_transcript(minilm_home[ROBOTS], model="minilm"))
+    assert {d.metadata["video_id"] for d in documents} == {ROBOTS}
+    # Not a candidate at all: neither added nor reported as already there.
+    assert report.added == [] and report.failed == []
+    assert [item.video_id for item in report.skipped] == [ROBOTS]
+    assert copy.has_video(FETCHED)  # the other index keeps it
+
+    # An explicit add clears the tombstone (the transcript comes from the cache).
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        added = index.add(FETCHED)
+    assert added == len(chunk_transcript(minilm_home[FETCHED], model="minilm"))
+    assert index.has_video(FETCHED)
+    assert sorted(item.video_id for item in index.sync(progress=False).skipped) == sorted(
+        minilm_home
+    )
+    assert index.remove(FETCHED) == added and index.remove(FETCHED) == 0
+
+    # Removed from every index: no index knows it, none is offered it.
+    assert copy.remove(FETCHED) > 0
+    assert sorted(known_videos(index.client)) == [ROBOTS]
+    third = VideoIndex("minilm", collection_name="ytqa-minilm-third")
+    assert [item.video_id for item in third.sync(progress=False).added] == [ROBOTS]
+
+
+def test_cli_remove_then_reindex_keeps_the_video_out(minilm_home: dict[str, Transcript]) -> None:
+    assert len(VideoIndex("minilm", collection_name=COPY).sync(progress=False).added) == 2
+    removed = run("remove", FETCHED, "--model", "minilm", home=ytqa_home())
+    assert removed.exit_code == 0, removed.output
+    assert f"{FETCHED}: removed" in removed.output
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        result = run("reindex", "--model", "minilm", "--json", home=ytqa_home())
+        assert len(mock.calls) == 0
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["added"] == [] and report["failed"] == []
+    assert [item["video_id"] for item in report["skipped"]] == [ROBOTS]
+    listed = json.loads(run("list", "--model", "minilm", "--json", home=ytqa_home()).output)
+    assert [record["video_id"] for record in listed] == [ROBOTS]

@@ -6,6 +6,8 @@ of a Chroma client list every video indexed there, whatever the preset; and
 every indexed transcript is in the ytqa cache (``VideoIndex`` saves it there).
 :func:`sync_index` embeds, with one preset, the videos that other presets hold
 and it lacks, reading their transcripts from the cache: no HTTP request.
+Only ``ready`` records count: a video removed from an index (its ``removed``
+record) is known from none of them, and is never carried back into it.
 """
 
 from __future__ import annotations
@@ -141,9 +143,12 @@ def sync_index(
             f"The index of {from_model!r} holds no videos here, so there is nothing to carry "
             "over. Leave the source model out to take videos from every preset's index."
         )
+    removed = index._removed()
     report = IngestReport()
     missing = []
     for video in known.values():
+        if video.video_id in removed:
+            continue  # the user removed it here: it stays removed
         if index.collection_name in video.collections:
             report.skipped.append(SkippedVideo(video.video_id, video.record.get("title") or None))
         else:

@@ -428,7 +428,7 @@ def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
             f"{held_by:<{width}}  {record.title or record.source}",
             markup=False,
         )
-    elsewhere = len(known.keys() - {record.video_id for record in records})
+    elsewhere = len(known.keys() - {record.video_id for record in records} - index._removed())
     if elsewhere:
         console.print(
             f"{elsewhere} more video(s) in other presets' indexes: ytqa reindex --model {model}",

@@ -9,7 +9,7 @@ How a video gets in, all or nothing
 
 Beside the collection of chunks (``ytqa-minilm``) lives a small *manifest*
 collection (``ytqa-minilm-videos``) with one record per video: its state
-(``pending`` or ``ready``), a fingerprint of what was indexed (transcript
+(``pending``, ``ready`` or ``removed``), a fingerprint of what was indexed (transcript
 content, preset, chunking settings), its chunk count, title, language, source.
 Adding a video:
 
@@ -18,7 +18,10 @@ Adding a video:
 3. embeds and writes its chunks batch by batch (``upsert`` under the client's
    ``get_max_batch_size()``; chunk IDs are ``video_id:fingerprint:index``, so a
    batch written twice is the same batch);
-4. marks it ``ready``: one single-record write, the commit point.
+4. marks it ``ready``: one manifest write, the commit point. In
+   :meth:`VideoIndex.add_many`, when the next source is at hand (a transcript or
+   a local file), the same write also marks that next video pending (step 1 of
+   its add): one manifest write per video instead of two.
 
 Queries through :meth:`VideoIndex.as_retriever` (and the filter of
 :meth:`VideoIndex.where`) leave out every video that is not ``ready``. When
@@ -39,11 +42,16 @@ without the filter, can see the chunks of a video being added; use the
 retriever, or pass ``filter=index.where()``. A video whose add stopped stays
 pending (and so makes searches take the filtered path) until it is added again
 or removed; :meth:`VideoIndex.pending` lists those.
+
+Removing a video leaves a ``removed`` record (a tombstone, without chunks) so
+that :meth:`VideoIndex.sync` does not bring it back from another preset's
+index; adding the video again explicitly clears it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -52,7 +60,7 @@ import re
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -100,6 +108,8 @@ DEFAULT_WRITE_BATCH = 256
 MANIFEST_SUFFIX = "-videos"
 _PENDING = "pending"
 _READY = "ready"
+# A tombstone: the user removed the video, so sync() must not bring it back.
+_REMOVED = "removed"
 _SCHEMA = 1
 # A video ID that no video has: a filter on it matches nothing.
 _NO_VIDEO = "\x00no-video"
@@ -194,6 +204,17 @@ class _Outcome(NamedTuple):
     video_id: str
     title: str | None
     chunks: int
+
+
+class _Plan(NamedTuple):
+    """A video to write: its chunks, their IDs, its manifest record (state pending)."""
+
+    transcript: Transcript
+    record: dict[str, Any] | None
+    """What the manifest held before this add."""
+    chunks: list[Document]
+    ids: list[str]
+    entry: dict[str, Any]
 
 
 # ---------------------------------------------------------------------------
@@ -681,22 +702,28 @@ class VideoIndex:
                 items.extend(expand_sources([source], proxy=proxy))
             except YtqaError as error:
                 report.failed.append(FailedSource(str(source), error))
+        fetch: dict[str, Any] = {
+            "languages": languages,
+            "translate_to": translate_to,
+            "captions": captions,
+            "proxy": proxy,
+            "refresh": refresh,
+        }
+        # The next video, when its pending mark was written with this one's commit.
+        following: _Plan | None = None
         with _Progress(progress, total=len(items)) as bar:
-            for item in items:
+            for position, item in enumerate(items):
                 label = item.video_id if isinstance(item, Transcript) else str(item)
                 bar.video(label)
+                after = items[position + 1] if position + 1 < len(items) else None
+                planned, following = following, None
                 try:
-                    outcome = self._add(
-                        item,
-                        languages=languages,
-                        translate_to=translate_to,
-                        captions=captions,
-                        proxy=proxy,
-                        refresh=refresh,
-                        max_tokens=max_tokens,
-                        overlap_tokens=overlap_tokens,
-                        bar=bar,
-                    )
+                    settings = self._settings(max_tokens, overlap_tokens)
+                    ahead = functools.partial(self._look_ahead, after, settings, fetch)
+                    if planned is not None:
+                        outcome, following = self._write(planned, bar, marked=True, ahead=ahead)
+                    else:
+                        outcome, following = self._add_with(item, settings, fetch, bar, ahead)
                 except YtqaError as error:
                     report.failed.append(FailedSource(label, error))
                 else:
@@ -723,6 +750,10 @@ class VideoIndex:
         transcript is gone, each also logged as a warning). ``progress`` shows a
         progress bar on stderr while videos are embedded.
 
+        A video removed from this index (:meth:`remove`) is not carried over
+        again, and is not listed in the report; one removed from every index is
+        known to none.
+
         Raises:
             VideoIndexError: the indexes cannot be listed, or *from_model* has none here.
         """
@@ -731,11 +762,19 @@ class VideoIndex:
         return sync_index(self, from_model, progress=progress)
 
     def remove(self, video_id: str) -> int:
-        """Remove a video (complete or pending) and return how many chunks were deleted."""
+        """Remove a video (complete or pending) and return how many chunks were deleted.
+
+        The video stays removed: its manifest keeps a ``removed`` record (no
+        chunks), which :meth:`sync` (and so ``build_retriever`` without
+        ``videos=``, ``ytqa ask``, ``ytqa reindex``) respects even when another
+        preset's index holds the video. This holds for a video this index never
+        had, too. Adding it again explicitly (:meth:`add`, :meth:`add_many`)
+        indexes it anew.
+        """
         record = self._record(video_id)
         with self._chroma_errors("remove the video"):
             ids = self._collection.get(where={"video_id": video_id}, include=[])["ids"]
-            if record is None and not ids:
+            if record is not None and record.get("state") == _REMOVED and not ids:
                 return 0
             if record is not None:
                 # Hide it first: a crash half-way leaves a pending video, never half of one.
@@ -744,8 +783,19 @@ class VideoIndex:
                 )
             for batch in _batched(ids, self._write_batch()):
                 self._collection.delete(ids=list(batch))
-            self._manifest.delete(ids=[video_id])
+            tombstone = {"video_id": video_id, "state": _REMOVED, "chunks": 0}
+            self._manifest.upsert(
+                ids=[video_id],
+                embeddings=[[0.0]],
+                metadatas=[{**tombstone, "removed_at": time.time()}],
+            )
         return len(ids)
+
+    def _removed(self) -> set[str]:
+        """IDs of the videos removed from this index (their tombstones)."""
+        with self._chroma_errors("read the manifest"):
+            found = self._manifest.get(where={"state": _REMOVED}, include=[])
+        return set(found["ids"])
 
     def _write_batch(self) -> int:
         if self._max_batch is None:
@@ -766,7 +816,18 @@ class VideoIndex:
         overlap_tokens: int | None,
         bar: _Progress,
     ) -> _Outcome:
-        settings = chunk_settings(
+        fetch = {
+            "languages": languages,
+            "translate_to": translate_to,
+            "captions": captions,
+            "proxy": proxy,
+            "refresh": refresh,
+        }
+        settings = self._settings(max_tokens, overlap_tokens)
+        return self._add_with(source, settings, fetch, bar)[0]
+
+    def _settings(self, max_tokens: int | None, overlap_tokens: int | None) -> ChunkSettings:
+        return chunk_settings(
             self._preset,
             max_tokens=self._defaults.max_tokens if max_tokens is None else max_tokens,
             overlap_tokens=(
@@ -775,25 +836,65 @@ class VideoIndex:
                 else (self._defaults.overlap_tokens if max_tokens is None else None)
             ),
         )
-        if isinstance(source, Transcript):
-            transcript = source
-        else:
-            known = None if refresh else self._already_indexed(
-                source, languages, translate_to, captions, settings
-            )
-            if known is not None:
-                return known
-            from ytqa.transcripts import load_transcript
 
-            transcript = load_transcript(
-                source,
-                languages=languages,
-                translate_to=translate_to,
-                captions=captions,
-                proxy=proxy,
-                refresh=refresh,
-            )
-        return self._add_transcript(transcript, settings, bar)
+    def _add_with(
+        self,
+        source: str | os.PathLike[str] | Transcript,
+        settings: ChunkSettings,
+        fetch: dict[str, Any],
+        bar: _Progress,
+        ahead: Callable[[str], _Plan | None] | None = None,
+    ) -> tuple[_Outcome, _Plan | None]:
+        loaded = self._load(source, settings, fetch)
+        plan = loaded if isinstance(loaded, _Outcome) else self._plan(loaded, settings)
+        if isinstance(plan, _Outcome):
+            return plan, None
+        return self._write(plan, bar, ahead=ahead)
+
+    def _load(
+        self,
+        source: str | os.PathLike[str] | Transcript,
+        settings: ChunkSettings,
+        fetch: dict[str, Any],
+    ) -> Transcript | _Outcome:
+        """The transcript of *source*, or the video when it is indexed already as asked."""
+        if isinstance(source, Transcript):
+            return source
+        known = None if fetch["refresh"] else self._already_indexed(
+            source, fetch["languages"], fetch["translate_to"], fetch["captions"], settings
+        )
+        if known is not None:
+            return known
+        from ytqa.transcripts import load_transcript
+
+        return load_transcript(source, **fetch)
+
+    def _look_ahead(
+        self,
+        source: str | os.PathLike[str] | Transcript | None,
+        settings: ChunkSettings,
+        fetch: dict[str, Any],
+        current: str,
+    ) -> _Plan | None:
+        """The plan of the next *source* when it is at hand (a transcript or a local
+        file: no network), so that its pending mark rides with *current*'s commit.
+        None otherwise; its errors are left for its own turn."""
+        if source is None:
+            return None
+        if not isinstance(source, Transcript):
+            from ytqa.video import is_video_id
+
+            text = str(source).strip()
+            if is_video_id(text) or not Path(text).is_file():
+                return None
+        try:
+            loaded = self._load(source, settings, fetch)
+            plan = None if isinstance(loaded, _Outcome) else self._plan(loaded, settings)
+        except YtqaError:
+            return None
+        if not isinstance(plan, _Plan) or plan.entry["video_id"] == current:
+            return None
+        return plan
 
     def _already_indexed(
         self,
@@ -829,9 +930,8 @@ class VideoIndex:
             return None
         return _Outcome(video_id, record.get("title") or None, 0)
 
-    def _add_transcript(
-        self, transcript: Transcript, settings: ChunkSettings, bar: _Progress
-    ) -> _Outcome:
+    def _plan(self, transcript: Transcript, settings: ChunkSettings) -> _Plan | _Outcome:
+        """What adding *transcript* will write (reads only), or the video when it is here."""
         video_id = transcript.video_id
         fingerprint = _fingerprint(transcript, self._preset, settings)
         record = self._record(video_id)
@@ -854,7 +954,7 @@ class VideoIndex:
                 "(or its file); ask for another language with languages=[...]."
             )
         ids = [f"{video_id}:{fingerprint}:{i}" for i in range(len(chunks))]
-        manifest_entry = {
+        entry = {
             "video_id": video_id,
             "state": _PENDING,
             "fingerprint": fingerprint,
@@ -867,9 +967,27 @@ class VideoIndex:
             "source": transcript.source,
             "added_at": time.time(),
         }
+        return _Plan(transcript, record, chunks, ids, entry)
+
+    def _write(
+        self,
+        plan: _Plan,
+        bar: _Progress,
+        *,
+        marked: bool = False,
+        ahead: Callable[[str], _Plan | None] | None = None,
+    ) -> tuple[_Outcome, _Plan | None]:
+        """Write *plan*'s video, all or nothing; also mark pending the video that
+        *ahead* plans (returned), in the same manifest write as this one's commit.
+
+        *marked*: the pending mark of *plan* is written already.
+        """
+        transcript, record, chunks, ids, entry = plan
+        video_id, fingerprint = transcript.video_id, entry["fingerprint"]
         batch_size = self._write_batch()
         with self._chroma_errors(f"write video {video_id}"):
-            self._manifest.upsert(ids=[video_id], embeddings=[[0.0]], metadatas=[manifest_entry])
+            if not marked:
+                self._manifest.upsert(ids=[video_id], embeddings=[[0.0]], metadatas=[entry])
             done: set[str] = set()
             if record is not None:
                 # Another version, or a stopped add: drop what cannot be reused.
@@ -896,15 +1014,20 @@ class VideoIndex:
                     ],
                 )
             bar.advance(len(batch))
+        following = ahead(video_id) if ahead is not None else None
+        records = [{**entry, "state": _READY, "added_at": time.time()}]
+        if following is not None:
+            # Safe in one write, in any order: the next video's chunks come only after it.
+            records.append(following.entry)
         with self._chroma_errors(f"write video {video_id}"):
-            # The commit point: one single-record write makes the whole video visible.
+            # The commit point: one record write makes the whole video visible.
             self._manifest.upsert(
-                ids=[video_id],
-                embeddings=[[0.0]],
-                metadatas=[{**manifest_entry, "state": _READY, "added_at": time.time()}],
+                ids=[r["video_id"] for r in records],
+                embeddings=[[0.0]] * len(records),
+                metadatas=records,
             )
         _cache_quietly(transcript)
-        return _Outcome(video_id, transcript.title, len(chunks))
+        return _Outcome(video_id, transcript.title, len(chunks)), following
 
     def _embed(self, embeddings: Embeddings, texts: list[str]) -> Any:
         try:
