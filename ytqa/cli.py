@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from langchain_core.documents import Document
     from rich.console import Console
 
-    from ytqa.store import VideoIndex
+    from ytqa.store import IngestReport, VideoIndex
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -374,27 +374,33 @@ def ingest(
         refresh=refresh,
         progress=not as_json,
     )
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
-    else:
-        console = _console()
-        for item in report.added:
-            console.print(f"added    {item.video_id}  {item.chunks:>5} chunks  {item.title or ''}",
-                          markup=False)
-        for skipped in report.skipped:
-            console.print(
-                f"skipped  {skipped.video_id}  (already indexed)  {skipped.title or ''}",
-                markup=False,
-            )
-        for failure in report.failed:
-            console.print(f"failed   {failure.source}: {_one_line(str(failure.error))}",
-                          markup=False)
-        console.print(
-            f"{len(report.added)} added, {len(report.skipped)} skipped, "
-            f"{len(report.failed)} failed ({model})."
-        )
+    _print_report(report, model, as_json=as_json, skipped="skipped", list_skipped=True)
     if report.failed:
         sys.exit(1)
+
+
+def _print_report(
+    report: IngestReport, model: str, *, as_json: bool, skipped: str, list_skipped: bool
+) -> None:
+    """What ``ingest`` and ``reindex`` did: a line per video, then the counts."""
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        return
+    console = _console()
+    for item in report.added:
+        console.print(f"added    {item.video_id}  {item.chunks:>5} chunks  {item.title or ''}",
+                      markup=False)
+    if list_skipped:
+        for video in report.skipped:
+            console.print(f"skipped  {video.video_id}  (already indexed)  {video.title or ''}",
+                          markup=False)
+    for failure in report.failed:
+        console.print(f"failed   {failure.source}: {_one_line(str(failure.error))}", markup=False)
+    console.print(
+        f"{len(report.added)} added, {len(report.skipped)} {skipped}, "
+        f"{len(report.failed)} failed ({model}).",
+        markup=False,
+    )
 
 
 @cli.command(name="list")
@@ -503,21 +509,9 @@ def reindex(model: str, from_model: str | None, chroma_server: str | None, as_js
     """
     index = _open_index(model, chroma_server)
     report = index.sync(from_model, progress=not as_json)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
-    else:
-        console = _console()
-        for item in report.added:
-            console.print(f"added    {item.video_id}  {item.chunks:>5} chunks  {item.title or ''}",
-                          markup=False)
-        for failure in report.failed:
-            console.print(f"failed   {failure.source}: {_one_line(str(failure.error))}",
-                          markup=False)
-        console.print(
-            f"{len(report.added)} added, {len(report.skipped)} already there, "
-            f"{len(report.failed)} failed ({model}).",
-            markup=False,
-        )
+    _print_report(
+        report, model, as_json=as_json, skipped="already there", list_skipped=False
+    )
     if report.failed:
         sys.exit(1)
 
