@@ -16,11 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import responses
 from click.testing import CliRunner, Result
 
 import ytqa.transcripts as transcripts
-from tests.test_transcripts_fetch import PLAYER, WATCH
+from tests.youtube_support import fake_youtube
 from ytqa.cli import EXIT_CODES, cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -148,13 +147,8 @@ def assert_one_line_error(result: Result, exit_code: int, *needles: str) -> None
 @pytest.fixture
 def blocked_youtube(youtube_responses: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(transcripts, "_sleep", lambda seconds: None)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(WATCH, body=(youtube_responses / "youtube.html.static").read_bytes())
-        mock.post(
-            PLAYER,
-            body=(youtube_responses / "youtube_request_blocked.innertube.json.static").read_bytes(),
-            content_type="application/json",
-        )
+    with fake_youtube(youtube_responses) as youtube:
+        youtube.player("youtube_request_blocked.innertube.json.static")
         yield
 
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 
 from tests.store_support import shared_transcript
 from tests.test_chain import RecordingChatModel
-from tests.test_transcripts_fetch import CAPTIONS, PLAYER, WATCH
+from tests.youtube_support import fake_youtube
 from ytqa import (
     TranscriptCacheMissError,
     VideoIndexError,
@@ -71,14 +71,7 @@ def minilm_home(
     talk = _write_srt(
         shared_transcript(transcripts_dir, f"{ROBOTS}.srt", cues=24), tmp_path / f"{ROBOTS}.srt"
     )
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(WATCH, body=(youtube_responses / "youtube.html.static").read_bytes())
-        mock.post(
-            PLAYER,
-            body=(youtube_responses / "youtube.innertube.json.static").read_bytes(),
-            content_type="application/json",
-        )
-        mock.get(CAPTIONS, body=(youtube_responses / "transcript.xml.static").read_bytes())
+    with fake_youtube(youtube_responses):
         report = VideoIndex("minilm").add_many([FETCHED, str(talk)])
     assert report.ok and len(report.added) == 2, report.to_dict()
     return {FETCHED: load_transcript(FETCHED), ROBOTS: read_transcript_file(talk)}

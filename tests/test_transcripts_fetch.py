@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +19,15 @@ import youtube_transcript_api as yta
 from youtube_transcript_api.proxies import GenericProxyConfig
 
 import ytqa.transcripts as transcripts
+from tests.youtube_support import (
+    CAPTIONS,
+    OEMBED,
+    PLAYER,
+    VIDEO,
+    WATCH,
+    FakeYouTube,
+    fake_youtube,
+)
 from ytqa import (
     AgeRestrictedError,
     InvalidVideoIdError,
@@ -44,11 +52,6 @@ from ytqa.transcripts import (
     save_cached,
 )
 
-WATCH = "https://www.youtube.com/watch"
-PLAYER = "https://www.youtube.com/youtubei/v1/player"
-CAPTIONS = "https://www.youtube.com/api/timedtext"
-OEMBED = "https://www.youtube.com/oembed"
-VIDEO = "GJLlxj_dtq8"  # the video of youtube.html.static / youtube.innertube.json.static
 WW1 = "F1xioXWb8CY"  # youtube_ww1_nl_en: English uploaded + generated, 17 translations
 
 EXPECTED_SEGMENTS = (
@@ -58,45 +61,9 @@ EXPECTED_SEGMENTS = (
 )
 
 
-@dataclass
-class FakeYouTube:
-    """The mocked YouTube of one test: recorded assets behind `responses`."""
-
-    mock: responses.RequestsMock
-    assets: Path
-
-    def asset(self, name: str) -> bytes:
-        return (self.assets / name).read_bytes()
-
-    def player(self, name: str) -> None:
-        self.mock.replace(
-            responses.POST, PLAYER, body=self.asset(name), content_type="application/json"
-        )
-
-    def watch_page(self, name: str) -> None:
-        self.mock.replace(responses.GET, WATCH, body=self.asset(name))
-
-    def urls(self, prefix: str) -> list[str]:
-        urls = [str(call.request.url) for call in self.mock.calls]
-        return [url for url in urls if url.startswith(prefix)]
-
-    def caption_query(self) -> dict[str, list[str]]:
-        (url,) = self.urls(CAPTIONS)
-        return parse_qs(urlsplit(url).query)
-
-
 @pytest.fixture
 def youtube(youtube_responses: Path) -> Iterator[FakeYouTube]:
-    """The happy path registered: watch page, player API, caption body. No oEmbed."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake = FakeYouTube(mock, youtube_responses)
-        mock.get(WATCH, body=fake.asset("youtube.html.static"))
-        mock.post(
-            PLAYER,
-            body=fake.asset("youtube.innertube.json.static"),
-            content_type="application/json",
-        )
-        mock.get(CAPTIONS, body=fake.asset("transcript.xml.static"))
+    with fake_youtube(youtube_responses) as fake:
         yield fake
 
 

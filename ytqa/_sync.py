@@ -102,31 +102,20 @@ def cached_transcript(record: dict[str, Any]) -> Transcript:
     Raises:
         TranscriptCacheMissError: neither the cache nor the file has it.
     """
-    from ytqa.transcripts import _read_cache_entry, _video_cache_dir, load_transcript
+    from ytqa.transcripts import cached_transcripts, load_transcript, video_cache_dir
 
     video_id = str(record["video_id"])
     source = str(record.get("source") or "youtube")
-    folder = _video_cache_dir(video_id)
-    best: tuple[int, Transcript] | None = None
-    for file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        if file.name.startswith("."):
-            continue
-        entry = _read_cache_entry(file, video_id)
-        if entry is None:
-            continue
-        saved_at, transcript = entry
-        same = (
+    for transcript in cached_transcripts(video_id):  # newest first
+        if (
             transcript.source == source
             and transcript.language_code == record.get("language")
             and transcript.is_generated == bool(record.get("is_generated"))
-        )
-        if same and (best is None or saved_at > best[0]):
-            best = (saved_at, transcript)
-    if best is not None:
-        return best[1]
+        ):
+            return transcript
     if source != "youtube" and Path(source).is_file():
         return load_transcript(source, video_id=video_id)
-    raise TranscriptCacheMissError(video_id, folder)
+    raise TranscriptCacheMissError(video_id, video_cache_dir(video_id))
 
 
 def sync_index(

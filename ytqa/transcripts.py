@@ -63,6 +63,7 @@ __all__ = [
     "Captions",
     "Segment",
     "Transcript",
+    "cached_transcripts",
     "cached_video_ids",
     "expand_sources",
     "load_cached",
@@ -70,6 +71,7 @@ __all__ = [
     "read_transcript_file",
     "save_cached",
     "transcript_files",
+    "video_cache_dir",
 ]
 
 logger = logging.getLogger(__name__)
@@ -443,22 +445,24 @@ def load_cached(video_id: str) -> Transcript | None:
 
     Any language or file of the video counts; unreadable cache files are skipped.
     """
-    folder = _video_cache_dir(video_id)
-    if not folder.is_dir():
-        return None
-    best: tuple[int, int, Transcript] | None = None
-    for file in folder.glob("*.json"):
+    entries = cached_transcripts(video_id)
+    return entries[0] if entries else None
+
+
+def cached_transcripts(video_id: str) -> list[Transcript]:
+    """Every readable cached transcript of *video_id* (any language or file), newest first."""
+    folder = video_cache_dir(video_id)
+    ranked: list[tuple[int, int, Transcript]] = []
+    for file in folder.glob("*.json") if folder.is_dir() else []:
         if file.name.startswith("."):
             continue
         entry = _read_cache_entry(file, video_id)
         if entry is None:
             continue
-        saved_at, transcript = entry
         with contextlib.suppress(OSError):
-            rank = (saved_at, file.stat().st_mtime_ns, transcript)
-            if best is None or rank[:2] > best[:2]:
-                best = rank
-    return None if best is None else best[2]
+            ranked.append((entry[0], file.stat().st_mtime_ns, entry[1]))
+    ranked.sort(key=lambda rank: rank[:2], reverse=True)
+    return [transcript for _, _, transcript in ranked]
 
 
 def cached_video_ids() -> list[str]:
@@ -481,13 +485,14 @@ def _fs_name(video_id: str) -> str:
     return quote(video_id, safe="-_").replace(".", "%2E")
 
 
-def _video_cache_dir(video_id: str) -> Path:
+def video_cache_dir(video_id: str) -> Path:
+    """The cache folder of *video_id*'s transcripts (it may not exist)."""
     return cache_dir() / _fs_name(video_id)
 
 
 def _cache_path(video_id: str, key: str) -> Path:
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-    return _video_cache_dir(video_id) / f"{digest}.json"
+    return video_cache_dir(video_id) / f"{digest}.json"
 
 
 def _fetch_cache_key(languages: Sequence[str], captions: str, translate_to: str | None) -> str:
