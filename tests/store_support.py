@@ -14,20 +14,21 @@ from ytqa.transcripts import Transcript, read_transcript_file
 class CountingEmbeddings(Embeddings):
     """Real embeddings, with a count of what they were asked to embed.
 
-    ``fail_on_call=N`` makes the N-th ``embed_documents`` call raise, as a
-    failing model or device would; ``block_on_call=N`` makes it print a line and
-    wait (used to kill a process at a known point of an add).
+    ``fail_on_call=N`` (or a tuple of call numbers) makes the N-th
+    ``embed_documents`` call raise, as a failing model or device would;
+    ``block_on_call=N`` makes it print a line and wait (used to kill a process
+    at a known point of an add).
     """
 
     def __init__(
         self,
         inner: Embeddings,
         *,
-        fail_on_call: int | None = None,
+        fail_on_call: int | tuple[int, ...] | None = None,
         block_on_call: int | None = None,
     ) -> None:
         self.inner = inner
-        self.fail_on_call = fail_on_call
+        self.fail_on_call = (fail_on_call,) if isinstance(fail_on_call, int) else fail_on_call or ()
         self.block_on_call = block_on_call
         self.calls = 0
         self.texts = 0
@@ -35,7 +36,7 @@ class CountingEmbeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         self.calls += 1
-        if self.calls == self.fail_on_call:
+        if self.calls in self.fail_on_call:
             raise RuntimeError("CUDA error: device-side assert triggered (injected)")
         if self.calls == self.block_on_call:
             print(f"EMBED CALL {self.calls} REACHED", flush=True)

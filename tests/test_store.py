@@ -30,11 +30,13 @@ from ytqa import (
     Transcript,
     VideoIndex,
     VideoIndexError,
+    build_retriever,
     chunk_transcript,
     get_embeddings,
 )
 from ytqa.config import index_dir
 from ytqa.models import EmbeddingPreset
+from ytqa.store import CHUNK_ROW_FIELDS
 from ytqa.transcripts import read_transcript_file
 
 pytestmark = pytest.mark.slow  # real model, real Chroma
@@ -186,6 +188,42 @@ def test_add_list_search_and_remove(
     assert index.remove(BEES) == 0
 
 
+def test_rows_keep_chunk_fields_and_the_video_fields_come_from_the_manifest(
+    embeddings: Embeddings, bees: Transcript, tmp_path: Path
+) -> None:
+    titled = dataclasses.replace(bees, title="Why bees die", channel="Science Channel")
+    index = VideoIndex(persist_directory=tmp_path, embeddings=embeddings)
+    index.add(titled)
+    # Each Chroma row holds its chunk's own fields; title, channel, language and
+    # is_generated are stored once per video, in the manifest.
+    rows = index.client.get_collection(index.collection_name).get(include=["metadatas"])
+    assert rows["metadatas"]
+    assert all(set(row) == {*CHUNK_ROW_FIELDS, "ytqa_fingerprint"} for row in rows["metadatas"])
+
+    raw = index.vectorstore.similarity_search(BEES_QUESTION, k=3)
+    assert all("title" not in doc.metadata for doc in raw)
+    passages = build_retriever(index=index, k=3).invoke(BEES_QUESTION)
+    for docs in (
+        index.attach_video_metadata(raw),
+        index.as_retriever(search_kwargs={"k": 3}).invoke(BEES_QUESTION),
+        passages,
+    ):
+        assert len(docs) == 3
+        for doc in docs:
+            meta = doc.metadata
+            assert (meta["video_id"], meta["title"], meta["channel"]) == (
+                BEES,
+                "Why bees die",
+                "Science Channel",
+            )
+            assert meta["language"] == titled.language_code
+            assert meta["is_generated"] is titled.is_generated
+            # Links open at the cited moment: the passage's lead-in, else the chunk start.
+            moment = meta.get("cited_start", meta["start"])
+            assert meta["url"] == meta["source"] == titled.link(moment)
+    assert all("cited_start" in doc.metadata for doc in passages)
+
+
 def test_re_adding_the_same_video_embeds_nothing(
     counting: CountingEmbeddings, transcripts_dir: Path, tmp_path: Path
 ) -> None:
@@ -250,7 +288,7 @@ def test_an_add_that_fails_between_batches_leaves_nothing_visible(
     assert BEES in _retrieved_videos(index, BEES_QUESTION, k=5)
 
 
-def test_add_many_commits_each_video_with_the_next_ones_pending_mark(
+def test_add_many_writes_videos_together_and_commits_them_in_one_manifest_write(
     embeddings: Embeddings,
     bees: Transcript,
     wormholes: Transcript,
@@ -260,26 +298,33 @@ def test_add_many_commits_each_video_with_the_next_ones_pending_mark(
     from chromadb.api.models.Collection import Collection
 
     manifest_writes: list[tuple[list[str], list[str]]] = []
+    chunk_writes: list[set[str]] = []
     real_upsert = Collection.upsert
 
     def recording_upsert(self: Collection, *args: Any, **kwargs: Any) -> None:
         if self.name.endswith("-videos"):
             states = [str(meta["state"]) for meta in kwargs["metadatas"]]
             manifest_writes.append((list(kwargs["ids"]), states))
+        else:
+            chunk_writes.append({str(meta["video_id"]) for meta in kwargs["metadatas"]})
         real_upsert(self, *args, **kwargs)
 
     monkeypatch.setattr(Collection, "upsert", recording_upsert)
-    index = VideoIndex(persist_directory=tmp_path / "a", embeddings=embeddings)
+    counting = CountingEmbeddings(embeddings)
+    index = VideoIndex(persist_directory=tmp_path / "a", embeddings=counting)
     assert index.add_many([bees, wormholes]).ok
+    # Both videos fit in one write batch: marked pending together, their chunks in
+    # one embedding call and one Chroma write, both made visible by one commit.
     assert manifest_writes == [
-        ([BEES], ["pending"]),
-        ([BEES, WORMHOLES], ["ready", "pending"]),
-        ([WORMHOLES], ["ready"]),
+        ([BEES, WORMHOLES], ["pending", "pending"]),
+        ([BEES, WORMHOLES], ["ready", "ready"]),
     ]
+    assert chunk_writes == [{BEES, WORMHOLES}] and counting.calls == 1
     assert [v.video_id for v in index.videos()] == [BEES, WORMHOLES] and index.pending() == []
 
-    # The second video's embedding fails after its pending mark rode with the first commit.
-    failing = CountingEmbeddings(embeddings, fail_on_call=2)
+    # A video whose embedding fails does not take the rest of its group with it:
+    # the group is written again video by video, and only the failing one stays out.
+    failing = CountingEmbeddings(embeddings, fail_on_call=(1, 3))
     other = VideoIndex(persist_directory=tmp_path / "b", embeddings=failing)
     report = other.add_many([bees, wormholes])
     assert [item.video_id for item in report.added] == [BEES]
@@ -293,6 +338,31 @@ def test_add_many_commits_each_video_with_the_next_ones_pending_mark(
     assert [item.video_id for item in report.skipped] == [BEES]
     assert [item.video_id for item in report.added] == [WORMHOLES]
     assert again.pending() == [] and [v.video_id for v in again.videos()] == [BEES, WORMHOLES]
+
+
+def test_add_many_starts_a_new_write_batch_when_one_is_full(
+    counting: CountingEmbeddings, bees: Transcript, wormholes: Transcript, tmp_path: Path
+) -> None:
+    index = VideoIndex(persist_directory=tmp_path, embeddings=counting, write_batch_size=8)
+    report = index.add_many([bees, wormholes], **SMALL)
+    assert report.ok and [a.video_id for a in report.added] == [BEES, WORMHOLES]
+    chunks = sum(a.chunks for a in report.added)
+    # Each video fills at least one batch, so none is held back for the next.
+    assert counting.texts == chunks and counting.calls == sum(
+        -(-a.chunks // 8) for a in report.added
+    )
+
+
+def test_add_many_with_the_same_video_twice_keeps_the_last_version(
+    embeddings: Embeddings, bees: Transcript, tmp_path: Path
+) -> None:
+    shorter = dataclasses.replace(bees, segments=bees.segments[:30])
+    index = VideoIndex(persist_directory=tmp_path, embeddings=embeddings)
+    report = index.add_many([bees, shorter])
+    assert report.ok and [a.video_id for a in report.added] == [BEES, BEES]
+    expected = len(chunk_transcript(shorter))
+    assert len(_chunk_ids(index, BEES)) == expected == index.count()
+    assert index.pending() == [] and index.has_video(BEES)
 
 
 _KILLED_ADD = textwrap.dedent(

@@ -22,11 +22,9 @@ from ytqa.errors import TranscriptCacheMissError, VideoIndexError, YtqaError
 from ytqa.models import EmbeddingPreset, resolve_preset
 from ytqa.store import (
     MANIFEST_SUFFIX,
-    AddedVideo,
     FailedSource,
     IngestReport,
     SkippedVideo,
-    _Progress,
     default_collection_name,
 )
 
@@ -142,33 +140,24 @@ def sync_index(
             report.skipped.append(SkippedVideo(video.video_id, video.record.get("title") or None))
         else:
             missing.append(video)
-    with _Progress(progress and bool(missing), total=len(missing)) as bar:
-        for video in missing:
-            bar.video(video.video_id)
-            try:
-                outcome = index._add(
-                    cached_transcript(video.record),
-                    languages=(),
-                    translate_to=None,
-                    captions="any",
-                    proxy=None,
-                    refresh=False,
-                    max_tokens=None,
-                    overlap_tokens=None,
-                    bar=bar,
-                )
-            except YtqaError as error:
-                logger.warning(
-                    "video %s could not be carried over to %s: %s",
-                    video.video_id,
-                    index.preset.key,
-                    error,
-                )
-                report.failed.append(FailedSource(video.video_id, error))
-            else:
-                if outcome.chunks:
-                    report.added.append(AddedVideo(*outcome))
-                else:  # made ready meanwhile, by another process
-                    report.skipped.append(SkippedVideo(outcome.video_id, outcome.title))
-            bar.video_done()
+    transcripts = []
+    for video in missing:
+        try:
+            transcripts.append(cached_transcript(video.record))
+        except YtqaError as error:
+            report.failed.append(FailedSource(video.video_id, error))
+    if transcripts:
+        # Written together, in batches, as any add_many (skipped: made ready
+        # meanwhile by another process).
+        carried = index.add_many(transcripts, progress=progress)
+        report.added.extend(carried.added)
+        report.skipped.extend(carried.skipped)
+        report.failed.extend(carried.failed)
+    for failure in report.failed:
+        logger.warning(
+            "video %s could not be carried over to %s: %s",
+            failure.source,
+            index.preset.key,
+            failure.error,
+        )
     return report

@@ -14,7 +14,6 @@ that says "ignore your instructions" is quoted, not obeyed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -285,7 +284,7 @@ class VideoRetriever(BaseRetriever):
             documents = self.search(
                 query, k=k, search_type=search_type, where=where, search_kwargs=dict(options)
             )
-            incomplete = self.index._incomplete(documents)
+            documents, incomplete = self.index._resolve(documents)
             if not incomplete:
                 break
             excluded |= incomplete
@@ -367,9 +366,6 @@ class VideoRetriever(BaseRetriever):
         if isinstance(start, (int, float)):
             cited = max(float(metadata["start"]), float(start) - self.cite_lead)
             metadata["cited_start"] = round(cited, 3)
-            for name in ("url", "source"):
-                if isinstance(metadata.get(name), str):
-                    metadata[name] = _link_at(metadata[name], cited)
         return Document(page_content=text, metadata=metadata, id=match.id)
 
     def _similarity_search(
@@ -457,19 +453,6 @@ def _join_texts(texts: list[str]) -> str:
         )
         words.extend(new[repeated:])
     return " ".join(words)
-
-
-_T_PARAMETER = re.compile(r"([?&#])t=\d+s?")
-
-
-def _link_at(url: str, seconds: float) -> str:
-    """*url* (a watch link ``&t=NNs`` or a file URI ``#t=NN``) opening at *seconds*."""
-    whole = max(0, int(seconds))
-    match = _T_PARAMETER.search(url)
-    if match is None:
-        return url
-    suffix = "" if match.group(1) == "#" else "s"
-    return url[: match.start()] + f"{match.group(1)}t={whole}{suffix}" + url[match.end() :]
 
 
 def _check_window(window: Any, cite_lead: Any) -> None:

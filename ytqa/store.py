@@ -10,18 +10,26 @@ How a video gets in, all or nothing
 Beside the collection of chunks (``ytqa-minilm``) lives a small *manifest*
 collection (``ytqa-minilm-videos``) with one record per video: its state
 (``pending``, ``ready`` or ``removed``), a fingerprint of what was indexed (transcript
-content, preset, chunking settings), its chunk count, title, language, source.
-Adding a video:
+content, preset, chunking settings), its chunk count, title, channel, language,
+source. A chunk's row holds only the chunk's own fields (:data:`CHUNK_ROW_FIELDS`);
+the retrievers attach the video's fields from the manifest
+(:meth:`VideoIndex.attach_video_metadata`), since every metadata key of a row
+costs Chroma time on each write. Adding videos:
 
-1. marks it ``pending`` in the manifest (from here on, queries leave it out);
-2. deletes chunks of any other version of it (older chunking, stale partial adds);
-3. embeds and writes its chunks batch by batch (``upsert`` under the client's
+1. marks them ``pending`` in the manifest (from here on, queries leave them out);
+2. deletes chunks of any other version of them (older chunking, stale partial adds);
+3. embeds and writes their chunks batch by batch (``upsert`` under the client's
    ``get_max_batch_size()``; chunk IDs are ``video_id:fingerprint:index``, so a
    batch written twice is the same batch);
-4. marks it ``ready``: one manifest write, the commit point. In
-   :meth:`VideoIndex.add_many`, when the next source is at hand (a transcript or
-   a local file), the same write also marks that next video pending (step 1 of
-   its add): one manifest write per video instead of two.
+4. marks them ``ready``: one manifest write, the commit point.
+
+:meth:`VideoIndex.add_many` does this for several videos at once: it gathers
+videos until they fill a write batch (:data:`DEFAULT_WRITE_BATCH` chunks), so
+that a batch of chunks, and each manifest write, may span videos. Per call,
+Chroma costs several milliseconds whatever the size, which short videos would
+otherwise pay many times over. If writing such a group fails, its videos are
+written again one by one, so that one failing video does not keep the others
+out.
 
 Queries through :meth:`VideoIndex.as_retriever` (and the filter of
 :meth:`VideoIndex.where`) leave out every video that is not ``ready``. When
@@ -51,7 +59,6 @@ index; adding the video again explicitly clears it.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import logging
@@ -60,7 +67,7 @@ import re
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -104,6 +111,16 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_WRITE_BATCH = 256
 """Chunks embedded and written per step: bounds memory during large adds."""
+
+CHUNK_ROW_FIELDS = ("video_id", "start", "end", "chunk_index", "url")
+"""Chunk metadata kept in each chunk's Chroma row.
+
+The fields of its video (:data:`VIDEO_FIELDS`) are kept once, in the manifest,
+and attached by the retrievers: every metadata key of a row costs Chroma time
+on each write (see ``docs/performance.md``)."""
+
+VIDEO_FIELDS = ("title", "channel", "language", "is_generated")
+"""Chunk metadata kept per video, in the manifest (see :meth:`VideoIndex.attach_video_metadata`)."""
 
 MANIFEST_SUFFIX = "-videos"
 _PENDING = "pending"
@@ -604,24 +621,50 @@ class VideoIndex:
         metadatas = found["metadatas"] or []
         return dict(metadatas[0]) if metadatas else None
 
-    def _incomplete(self, documents: Sequence[Document]) -> set[str]:
-        """Videos of *documents* whose chunk is not of the ready version of its video."""
+    def attach_video_metadata(self, documents: Sequence[Document]) -> list[Document]:
+        """*documents* found in :attr:`vectorstore`, with their videos' fields attached.
+
+        Each chunk's Chroma row holds the fields of the chunk (``video_id``,
+        ``start``, ``end``, ``chunk_index``, ``url``); the fields of its video
+        (``title``, ``channel``, ``language``, ``is_generated``) are kept once,
+        in the manifest. The index's retrievers attach them (and ``source``)
+        already; call this for searches made on :attr:`vectorstore` directly.
+        Chunks of videos that are not complete are returned as they are.
+
+        >>> found = index.vectorstore.similarity_search("bees")          # doctest: +SKIP
+        >>> index.attach_video_metadata(found)[0].metadata["title"]       # doctest: +SKIP
+        """
+        return self._resolve(documents)[0]
+
+    def _resolve(self, documents: Sequence[Document]) -> tuple[list[Document], set[str]]:
+        """*documents* with their videos' fields, and the videos of those whose chunk
+        is not of the ready version of its video (to search again without them)."""
         chunks = [d for d in documents if "ytqa_fingerprint" in d.metadata]
         ids = sorted({str(d.metadata.get("video_id")) for d in chunks})
         if not ids:
-            return set()
+            return list(documents), set()
         with self._chroma_errors("read the manifest"):
             found = self._manifest.get(ids=ids, include=["metadatas"])
         ready = {
-            vid: meta.get("fingerprint")
-            for vid, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
+            video_id: dict(meta)
+            for video_id, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
             if meta.get("state") == _READY
         }
-        return {
+        incomplete = {
             str(d.metadata.get("video_id"))
             for d in chunks
-            if ready.get(str(d.metadata.get("video_id"))) != d.metadata["ytqa_fingerprint"]
+            if ready.get(str(d.metadata.get("video_id")), {}).get("fingerprint")
+            != d.metadata["ytqa_fingerprint"]
         }
+        resolved = [
+            _with_video_fields(d, ready[video_id])
+            if "ytqa_fingerprint" in d.metadata
+            and (video_id := str(d.metadata.get("video_id"))) in ready
+            and video_id not in incomplete
+            else d
+            for d in documents
+        ]
+        return resolved, incomplete
 
     # -- writing ------------------------------------------------------------
 
@@ -656,18 +699,14 @@ class VideoIndex:
             YtqaError: a subclass saying why the transcript could not be had,
                 why the model could not embed, or why Chroma refused the write.
         """
+        fetch = _fetch_options(languages, translate_to, captions, proxy, refresh)
+        prepared = self._prepare(
+            source_or_transcript, self._settings(max_tokens, overlap_tokens), fetch
+        )
+        if isinstance(prepared, _Outcome):
+            return 0
         with _Progress(progress) as bar:
-            return self._add(
-                source_or_transcript,
-                languages=languages,
-                translate_to=translate_to,
-                captions=captions,
-                proxy=proxy,
-                refresh=refresh,
-                max_tokens=max_tokens,
-                overlap_tokens=overlap_tokens,
-                bar=bar,
-            ).chunks
+            return self._write_group([prepared], bar)[0].chunks
 
     def add_many(
         self,
@@ -702,36 +741,46 @@ class VideoIndex:
                 items.extend(expand_sources([source], proxy=proxy))
             except YtqaError as error:
                 report.failed.append(FailedSource(str(source), error))
-        fetch: dict[str, Any] = {
-            "languages": languages,
-            "translate_to": translate_to,
-            "captions": captions,
-            "proxy": proxy,
-            "refresh": refresh,
-        }
-        # The next video, when its pending mark was written with this one's commit.
-        following: _Plan | None = None
+        fetch = _fetch_options(languages, translate_to, captions, proxy, refresh)
+        settings_error: YtqaError | None = None
+        try:
+            settings = self._settings(max_tokens, overlap_tokens)
+        except YtqaError as error:
+            settings_error = error
+        # Videos planned but not yet written: written together, so that Chroma
+        # and the manifest see one write per batch of chunks, not per video.
+        group: list[tuple[str, _Plan]] = []
         with _Progress(progress, total=len(items)) as bar:
-            for position, item in enumerate(items):
+
+            def flush() -> None:
+                self._write_each(group, bar, report)
+                group.clear()
+
+            for item in items:
                 label = item.video_id if isinstance(item, Transcript) else str(item)
                 bar.video(label)
-                after = items[position + 1] if position + 1 < len(items) else None
-                planned, following = following, None
                 try:
-                    settings = self._settings(max_tokens, overlap_tokens)
-                    ahead = functools.partial(self._look_ahead, after, settings, fetch)
-                    if planned is not None:
-                        outcome, following = self._write(planned, bar, marked=True, ahead=ahead)
-                    else:
-                        outcome, following = self._add_with(item, settings, fetch, bar, ahead)
+                    if settings_error is not None:
+                        raise settings_error
+                    prepared = self._prepare(item, settings, fetch)
+                    if isinstance(prepared, _Plan) and any(
+                        plan.entry["video_id"] == prepared.entry["video_id"] for _, plan in group
+                    ):
+                        # The same video twice: write the first, then plan again against it.
+                        flush()
+                        prepared = self._plan(prepared.transcript, settings)
                 except YtqaError as error:
                     report.failed.append(FailedSource(label, error))
-                else:
-                    if outcome.chunks:
-                        report.added.append(AddedVideo(*outcome))
-                    else:
-                        report.skipped.append(SkippedVideo(outcome.video_id, outcome.title))
-                bar.video_done()
+                    bar.video_done()
+                    continue
+                if isinstance(prepared, _Outcome):
+                    report.skipped.append(SkippedVideo(prepared.video_id, prepared.title))
+                    bar.video_done()
+                    continue
+                group.append((label, prepared))
+                if sum(len(plan.chunks) for _, plan in group) >= self._write_batch():
+                    flush()
+            flush()
         return report
 
     def sync(
@@ -803,29 +852,6 @@ class VideoIndex:
                 self._max_batch = int(self._client.get_max_batch_size())
         return max(1, min(self._write_batch_size, self._max_batch))
 
-    def _add(
-        self,
-        source: str | os.PathLike[str] | Transcript,
-        *,
-        languages: Sequence[str],
-        translate_to: str | None,
-        captions: Captions,
-        proxy: str | None,
-        refresh: bool,
-        max_tokens: int | None,
-        overlap_tokens: int | None,
-        bar: _Progress,
-    ) -> _Outcome:
-        fetch = {
-            "languages": languages,
-            "translate_to": translate_to,
-            "captions": captions,
-            "proxy": proxy,
-            "refresh": refresh,
-        }
-        settings = self._settings(max_tokens, overlap_tokens)
-        return self._add_with(source, settings, fetch, bar)[0]
-
     def _settings(self, max_tokens: int | None, overlap_tokens: int | None) -> ChunkSettings:
         return chunk_settings(
             self._preset,
@@ -837,19 +863,15 @@ class VideoIndex:
             ),
         )
 
-    def _add_with(
+    def _prepare(
         self,
         source: str | os.PathLike[str] | Transcript,
         settings: ChunkSettings,
         fetch: dict[str, Any],
-        bar: _Progress,
-        ahead: Callable[[str], _Plan | None] | None = None,
-    ) -> tuple[_Outcome, _Plan | None]:
+    ) -> _Plan | _Outcome:
+        """What adding *source* will write, or the video when it is indexed already."""
         loaded = self._load(source, settings, fetch)
-        plan = loaded if isinstance(loaded, _Outcome) else self._plan(loaded, settings)
-        if isinstance(plan, _Outcome):
-            return plan, None
-        return self._write(plan, bar, ahead=ahead)
+        return loaded if isinstance(loaded, _Outcome) else self._plan(loaded, settings)
 
     def _load(
         self,
@@ -868,33 +890,6 @@ class VideoIndex:
         from ytqa.transcripts import load_transcript
 
         return load_transcript(source, **fetch)
-
-    def _look_ahead(
-        self,
-        source: str | os.PathLike[str] | Transcript | None,
-        settings: ChunkSettings,
-        fetch: dict[str, Any],
-        current: str,
-    ) -> _Plan | None:
-        """The plan of the next *source* when it is at hand (a transcript or a local
-        file: no network), so that its pending mark rides with *current*'s commit.
-        None otherwise; its errors are left for its own turn."""
-        if source is None:
-            return None
-        if not isinstance(source, Transcript):
-            from ytqa.video import is_video_id
-
-            text = str(source).strip()
-            if is_video_id(text) or not Path(text).is_file():
-                return None
-        try:
-            loaded = self._load(source, settings, fetch)
-            plan = None if isinstance(loaded, _Outcome) else self._plan(loaded, settings)
-        except YtqaError:
-            return None
-        if not isinstance(plan, _Plan) or plan.entry["video_id"] == current:
-            return None
-        return plan
 
     def _already_indexed(
         self,
@@ -969,65 +964,93 @@ class VideoIndex:
         }
         return _Plan(transcript, record, chunks, ids, entry)
 
-    def _write(
-        self,
-        plan: _Plan,
-        bar: _Progress,
-        *,
-        marked: bool = False,
-        ahead: Callable[[str], _Plan | None] | None = None,
-    ) -> tuple[_Outcome, _Plan | None]:
-        """Write *plan*'s video, all or nothing; also mark pending the video that
-        *ahead* plans (returned), in the same manifest write as this one's commit.
+    def _write_each(
+        self, group: Sequence[tuple[str, _Plan]], bar: _Progress, report: IngestReport
+    ) -> None:
+        """Write *group*'s videos together, reporting each; if that fails, one by one,
+        so that a video that cannot be written does not take the others with it."""
+        if not group:
+            return
+        try:
+            outcomes = self._write_group([plan for _, plan in group], bar)
+        except YtqaError as error:
+            if len(group) == 1:
+                report.failed.append(FailedSource(group[0][0], error))
+                bar.video_done()
+                return
+            for single in group:
+                self._write_each([single], bar, report)
+            return
+        for outcome in outcomes:
+            report.added.append(AddedVideo(*outcome))
+            bar.video_done()
 
-        *marked*: the pending mark of *plan* is written already.
+    def _write_group(self, plans: Sequence[_Plan], bar: _Progress) -> list[_Outcome]:
+        """Write the videos of *plans*, each all or nothing.
+
+        One manifest write marks them pending, their chunks go in batches that
+        may span videos, and one manifest write (the commit point) marks them
+        all ready. Stopped part-way, every one of them stays pending: hidden,
+        and completed by adding it again.
         """
-        transcript, record, chunks, ids, entry = plan
-        video_id, fingerprint = transcript.video_id, entry["fingerprint"]
+        names = ", ".join(plan.entry["video_id"] for plan in plans[:3])
+        action = f"write video {names}" + (f" and {len(plans) - 3} more" if len(plans) > 3 else "")
         batch_size = self._write_batch()
-        with self._chroma_errors(f"write video {video_id}"):
-            if not marked:
-                self._manifest.upsert(ids=[video_id], embeddings=[[0.0]], metadatas=[entry])
-            done: set[str] = set()
-            if record is not None:
+        done: set[str] = set()
+        with self._chroma_errors(action):
+            self._manifest.upsert(
+                ids=[plan.entry["video_id"] for plan in plans],
+                embeddings=[[0.0]] * len(plans),
+                metadatas=[plan.entry for plan in plans],
+            )
+            for plan in plans:
+                if plan.record is None:
+                    continue
                 # Another version, or a stopped add: drop what cannot be reused.
+                video_id, fingerprint = plan.entry["video_id"], plan.entry["fingerprint"]
                 self._collection.delete(
                     where={
                         "$and": [{"video_id": video_id}, {"ytqa_fingerprint": {"$ne": fingerprint}}]
                     }
                 )
-                for batch in _batched(ids, batch_size):
+                for batch in _batched(plan.ids, batch_size):
                     done.update(self._collection.get(ids=list(batch), include=[])["ids"])
-        todo = [i for i in range(len(chunks)) if ids[i] not in done]
-        bar.chunks(len(chunks), completed=len(chunks) - len(todo))
+        todo = [(plan, i) for plan in plans for i, id_ in enumerate(plan.ids) if id_ not in done]
+        total = sum(len(plan.chunks) for plan in plans)
+        bar.chunks(total, completed=total - len(todo))
         embeddings = self.embeddings
         for batch in _batched(todo, batch_size):
-            texts = [chunks[i].page_content for i in batch]
+            texts = [plan.chunks[i].page_content for plan, i in batch]
             vectors = self._embed(embeddings, texts)
-            with self._chroma_errors(f"write video {video_id}"):
+            with self._chroma_errors(action):
                 self._collection.upsert(
-                    ids=[ids[i] for i in batch],
+                    ids=[plan.ids[i] for plan, i in batch],
                     embeddings=vectors,
                     documents=texts,
                     metadatas=[
-                        {**chunks[i].metadata, "ytqa_fingerprint": fingerprint} for i in batch
+                        _stored_metadata(plan.chunks[i].metadata, plan.entry["fingerprint"])
+                        for plan, i in batch
                     ],
                 )
             bar.advance(len(batch))
-        following = ahead(video_id) if ahead is not None else None
-        records = [{**entry, "state": _READY, "added_at": time.time()}]
-        if following is not None:
-            # Safe in one write, in any order: the next video's chunks come only after it.
-            records.append(following.entry)
-        with self._chroma_errors(f"write video {video_id}"):
-            # The commit point: one record write makes the whole video visible.
+        now = time.time()
+        with self._chroma_errors(action):
+            # The commit point: one manifest write makes every video of the group visible.
+            # (A microsecond apart, so that videos() keeps the order they were added in.)
             self._manifest.upsert(
-                ids=[r["video_id"] for r in records],
-                embeddings=[[0.0]] * len(records),
-                metadatas=records,
+                ids=[plan.entry["video_id"] for plan in plans],
+                embeddings=[[0.0]] * len(plans),
+                metadatas=[
+                    {**plan.entry, "state": _READY, "added_at": now + position * 1e-6}
+                    for position, plan in enumerate(plans)
+                ],
             )
-        _cache_quietly(transcript)
-        return _Outcome(video_id, transcript.title, len(chunks)), following
+        for plan in plans:
+            _cache_quietly(plan.transcript)
+        return [
+            _Outcome(plan.entry["video_id"], plan.transcript.title, len(plan.chunks))
+            for plan in plans
+        ]
 
     def _embed(self, embeddings: Embeddings, texts: list[str]) -> Any:
         try:
@@ -1076,8 +1099,8 @@ class VideoIndexRetriever(VectorStoreRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    index: Any = Field(exclude=True)
-    """The :class:`VideoIndex` searched."""
+    index: VideoIndex = Field(exclude=True)
+    """The index searched."""
     video_ids: tuple[str, ...] | None = None
     """Only these videos, when set."""
 
@@ -1094,7 +1117,7 @@ class VideoIndexRetriever(VectorStoreRetriever):
             docs = super()._get_relevant_documents(
                 query, run_manager=run_manager, **self._search_kwargs(kwargs, excluded)
             )
-            incomplete = self.index._incomplete(docs)
+            docs, incomplete = self.index._resolve(docs)
             if not incomplete:
                 return docs
             excluded |= incomplete
@@ -1108,7 +1131,7 @@ class VideoIndexRetriever(VectorStoreRetriever):
             docs = await super()._aget_relevant_documents(
                 query, run_manager=run_manager, **self._search_kwargs(kwargs, excluded)
             )
-            incomplete = self.index._incomplete(docs)
+            docs, incomplete = self.index._resolve(docs)
             if not incomplete:
                 return docs
             excluded |= incomplete
@@ -1118,6 +1141,47 @@ class VideoIndexRetriever(VectorStoreRetriever):
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
+
+
+def _fetch_options(
+    languages: Sequence[str],
+    translate_to: str | None,
+    captions: Captions,
+    proxy: str | None,
+    refresh: bool,
+) -> dict[str, Any]:
+    """The keyword arguments of :func:`ytqa.transcripts.load_transcript` for an add."""
+    return {
+        "languages": languages,
+        "translate_to": translate_to,
+        "captions": captions,
+        "proxy": proxy,
+        "refresh": refresh,
+    }
+
+
+def _stored_metadata(metadata: dict[str, Any], fingerprint: str) -> dict[str, Any]:
+    """The Chroma row metadata of a chunk: its own fields and its video's fingerprint."""
+    row = {key: metadata[key] for key in CHUNK_ROW_FIELDS if key in metadata}
+    row["ytqa_fingerprint"] = fingerprint
+    return row
+
+
+def _with_video_fields(document: Document, record: dict[str, Any]) -> Document:
+    """*document* (a chunk row) with the fields of its video from its manifest *record*,
+    and its links opening at the cited moment (``cited_start``, else ``start``)."""
+    from ytqa.transcripts import video_link
+
+    metadata = dict(document.metadata)
+    for key in VIDEO_FIELDS:
+        value = record.get(key)
+        if key not in metadata and value not in (None, ""):
+            metadata[key] = value
+    moment = metadata.get("cited_start", metadata.get("start"))
+    seconds = float(moment) if isinstance(moment, (int, float)) else None
+    link = video_link(str(metadata["video_id"]), str(record.get("source") or "youtube"), seconds)
+    metadata["url"] = metadata["source"] = link
+    return Document(page_content=document.page_content, metadata=metadata, id=document.id)
 
 
 def _record_from(meta: Any) -> VideoRecord:

@@ -72,6 +72,7 @@ __all__ = [
     "save_cached",
     "transcript_files",
     "video_cache_dir",
+    "video_link",
 ]
 
 logger = logging.getLogger(__name__)
@@ -161,10 +162,7 @@ class Transcript:
         A YouTube watch URL with ``&t=NNs``; for a local file with no YouTube
         ID, the file's URI with a ``#t=NN`` media fragment.
         """
-        if self.is_youtube or self.source == "youtube":
-            return watch_url(self.video_id, seconds)
-        uri = Path(self.source).resolve().as_uri()
-        return uri if seconds is None else f"{uri}#t={max(0, int(seconds))}"
+        return video_link(self.video_id, self.source, seconds)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form of the transcript (for the cache)."""
@@ -205,6 +203,18 @@ class Transcript:
 # ---------------------------------------------------------------------------
 # Public entry points
 # ---------------------------------------------------------------------------
+
+
+def video_link(video_id: str, source: str, seconds: float | None = None) -> str:
+    """Link that opens *video_id* at *seconds*; *source* is ``"youtube"`` or the file path.
+
+    >>> video_link("dQw4w9WgXcQ", "youtube", 312.4)
+    'https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=312s'
+    """
+    if is_video_id(video_id) or source == "youtube":
+        return watch_url(video_id, seconds)
+    uri = Path(source).resolve().as_uri()
+    return uri if seconds is None else f"{uri}#t={max(0, int(seconds))}"
 
 
 def load_transcript(
