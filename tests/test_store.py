@@ -429,6 +429,77 @@ def test_a_process_killed_mid_add_leaves_nothing_visible(
     assert BEES in _retrieved_videos(index, BEES_QUESTION, k=5)
 
 
+_KILLED_GROUP = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+
+    from tests.store_support import CountingEmbeddings, shared_transcript
+    from ytqa import VideoIndex, get_embeddings
+
+    folder, transcripts = sys.argv[1], Path(sys.argv[2])
+    # Blocks (after saying so) in its second embedding call: the first batch,
+    # which holds chunks of both videos, is written.
+    blocking = CountingEmbeddings(get_embeddings("minilm"), block_on_call=2)
+    index = VideoIndex(persist_directory=folder, embeddings=blocking, write_batch_size=8)
+    index.add_many(
+        [
+            shared_transcript(transcripts, "{bees}.srt", cues=10),
+            shared_transcript(transcripts, "{wormholes}.srt", cues=60),
+        ],
+        **{small},
+    )
+    print("FINISHED", flush=True)
+    """
+).format(wormholes=WORMHOLES, bees=BEES, small=SMALL)
+
+
+def test_a_process_killed_mid_group_leaves_none_of_its_videos_visible(
+    embeddings: Embeddings, transcripts_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "index"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_GROUP, str(folder), str(transcripts_dir)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.strip() == "EMBED CALL 2 REACHED", "the child died before the add"
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+    counting = CountingEmbeddings(embeddings)
+    index = VideoIndex(persist_directory=folder, embeddings=counting, write_batch_size=8)
+    written = {video: len(_chunk_ids(index, video)) for video in (BEES, WORMHOLES)}
+    # The first batch spanned both videos; both are pending, so neither is visible.
+    assert written[BEES] > 0 and written[WORMHOLES] > 0
+    assert sum(written.values()) == 8
+    assert index.pending() == sorted([BEES, WORMHOLES]) and index.videos() == []
+    assert _retrieved_videos(index, BEES_QUESTION) == set()
+
+    videos = [
+        shared_transcript(transcripts_dir, f"{BEES}.srt", cues=10),
+        shared_transcript(transcripts_dir, f"{WORMHOLES}.srt", cues=60),
+    ]
+    report = index.add_many(videos, **SMALL)
+    assert [a.video_id for a in report.added] == [BEES, WORMHOLES]
+    total = sum(a.chunks for a in report.added)
+    assert counting.texts == total - 8  # only what the killed process had not written
+    assert index.pending() == [] and [v.video_id for v in index.videos()] == [BEES, WORMHOLES]
+    assert _retrieved_videos(index, BEES_QUESTION, k=5) & {BEES, WORMHOLES}
+
+
 # ---------------------------------------------------------------------------
 # Batching and bounded memory
 # ---------------------------------------------------------------------------
