@@ -387,12 +387,10 @@ _KILLED_ADD = textwrap.dedent(
 ).format(wormholes=WORMHOLES, bees=BEES, small=SMALL)
 
 
-def test_a_process_killed_mid_add_leaves_nothing_visible(
-    embeddings: Embeddings, bees: Transcript, transcripts_dir: Path, tmp_path: Path
-) -> None:
-    folder = tmp_path / "index"
+def _kill_when_blocked(script: str, folder: Path, transcripts_dir: Path, embed_call: int) -> None:
+    """Run *script* in a real subprocess, and SIGKILL it once it blocks in *embed_call*."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_ADD, str(folder), str(transcripts_dir)],
+        [sys.executable, "-c", script, str(folder), str(transcripts_dir)],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE,
@@ -402,7 +400,7 @@ def test_a_process_killed_mid_add_leaves_nothing_visible(
     try:
         assert child.stdout is not None
         line = child.stdout.readline()
-        assert line.strip() == "EMBED CALL 3 REACHED", "the child died before the add"
+        assert line.strip() == f"EMBED CALL {embed_call} REACHED", "the child died before the add"
         os.kill(child.pid, signal.SIGKILL)
         assert child.wait(timeout=30) == -signal.SIGKILL
     finally:
@@ -411,6 +409,13 @@ def test_a_process_killed_mid_add_leaves_nothing_visible(
             child.wait()
         if child.stdout is not None:
             child.stdout.close()
+
+
+def test_a_process_killed_mid_add_leaves_nothing_visible(
+    embeddings: Embeddings, bees: Transcript, transcripts_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "index"
+    _kill_when_blocked(_KILLED_ADD, folder, transcripts_dir, embed_call=3)
 
     counting = CountingEmbeddings(embeddings)
     index = VideoIndex(persist_directory=folder, embeddings=counting, write_batch_size=4)
@@ -458,26 +463,7 @@ def test_a_process_killed_mid_group_leaves_none_of_its_videos_visible(
     embeddings: Embeddings, transcripts_dir: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "index"
-    child = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_GROUP, str(folder), str(transcripts_dir)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        assert line.strip() == "EMBED CALL 2 REACHED", "the child died before the add"
-        os.kill(child.pid, signal.SIGKILL)
-        assert child.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
+    _kill_when_blocked(_KILLED_GROUP, folder, transcripts_dir, embed_call=2)
 
     counting = CountingEmbeddings(embeddings)
     index = VideoIndex(persist_directory=folder, embeddings=counting, write_batch_size=8)

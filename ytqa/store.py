@@ -742,11 +742,6 @@ class VideoIndex:
             except YtqaError as error:
                 report.failed.append(FailedSource(str(source), error))
         fetch = _fetch_options(languages, translate_to, captions, proxy, refresh)
-        settings_error: YtqaError | None = None
-        try:
-            settings = self._settings(max_tokens, overlap_tokens)
-        except YtqaError as error:
-            settings_error = error
         # Videos planned but not yet written: written together, so that Chroma
         # and the manifest see one write per batch of chunks, not per video.
         group: list[tuple[str, _Plan]] = []
@@ -760,8 +755,7 @@ class VideoIndex:
                 label = item.video_id if isinstance(item, Transcript) else str(item)
                 bar.video(label)
                 try:
-                    if settings_error is not None:
-                        raise settings_error
+                    settings = self._settings(max_tokens, overlap_tokens)
                     prepared = self._prepare(item, settings, fetch)
                     if isinstance(prepared, _Plan) and any(
                         plan.entry["video_id"] == prepared.entry["video_id"] for _, plan in group
@@ -869,27 +863,18 @@ class VideoIndex:
         settings: ChunkSettings,
         fetch: dict[str, Any],
     ) -> _Plan | _Outcome:
-        """What adding *source* will write, or the video when it is indexed already."""
-        loaded = self._load(source, settings, fetch)
-        return loaded if isinstance(loaded, _Outcome) else self._plan(loaded, settings)
+        """What adding *source* will write, or the video when it is indexed already as asked
+        (for a YouTube source, known from the manifest without loading the transcript)."""
+        if not isinstance(source, Transcript):
+            known = None if fetch["refresh"] else self._already_indexed(
+                source, fetch["languages"], fetch["translate_to"], fetch["captions"], settings
+            )
+            if known is not None:
+                return known
+            from ytqa.transcripts import load_transcript
 
-    def _load(
-        self,
-        source: str | os.PathLike[str] | Transcript,
-        settings: ChunkSettings,
-        fetch: dict[str, Any],
-    ) -> Transcript | _Outcome:
-        """The transcript of *source*, or the video when it is indexed already as asked."""
-        if isinstance(source, Transcript):
-            return source
-        known = None if fetch["refresh"] else self._already_indexed(
-            source, fetch["languages"], fetch["translate_to"], fetch["captions"], settings
-        )
-        if known is not None:
-            return known
-        from ytqa.transcripts import load_transcript
-
-        return load_transcript(source, **fetch)
+            source = load_transcript(source, **fetch)
+        return self._plan(source, settings)
 
     def _already_indexed(
         self,
