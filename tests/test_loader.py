@@ -77,7 +77,7 @@ def test_translation_is_recorded(youtube: responses.RequestsMock) -> None:
 def test_files_and_folders(transcripts_dir: Path) -> None:
     documents = YouTubeTranscriptLoader([transcripts_dir]).load()
 
-    assert len(documents) == 24
+    assert len(documents) == len(list(transcripts_dir.glob("*.srt"))) >= 36  # one per video
     first = documents[0]
     transcript = read_transcript_file(transcripts_dir / "-82gNL8XeWg.srt")
     assert first.page_content == transcript.text
