@@ -29,6 +29,10 @@ PROMPT = PromptTemplate.from_template(
     "{context}\n\nQuestion: {question}\nAnswer:"
 )
 
+# How the tool shows each passage to the agent: its moment, title and link, then
+# the text (the metadata keys are those of ytqa's retriever, see docs/python-api.md).
+PASSAGE = PromptTemplate.from_template("[{timestamp}] {title} — {url}\n{page_content}")
+
 
 def as_context(documents: list[Document]) -> str:
     return "\n".join(f"[{d.metadata['timestamp']}] {d.page_content}" for d in documents)
@@ -54,7 +58,9 @@ def main() -> None:
     tool = create_retriever_tool(
         retriever,
         name="search_video",
-        description="Search the lighthouse talk; returns timestamped passages.",
+        description="Search the lighthouse talk; returns passages, each under its "
+        "[mm:ss] moment and a link that opens the video there.",
+        document_prompt=PASSAGE,
     )
     print("Tool output:\n" + str(tool.invoke({"query": args.question})))
 

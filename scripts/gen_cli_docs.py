@@ -36,8 +36,9 @@ def render() -> str:
     for name in sorted(cli.list_commands(None)):  # type: ignore[arg-type]
         parts += [f"## ytqa {name}\n", "```text\n" + help_text([name]) + "```\n"]
     parts.append("## Exit statuses\n")
-    parts.append("| status | meaning |\n|---|---|\n")
-    parts += [f"| {code} | {meaning} |\n" for code, meaning in EXIT_CODES.items()]
+    # One part: a blank line between rows would end the Markdown table.
+    rows = [f"| {code} | {meaning} |" for code, meaning in EXIT_CODES.items()]
+    parts.append("\n".join(["| status | meaning |", "|---|---|", *rows]) + "\n")
     return "\n".join(part.rstrip("\n") + "\n" for part in parts)
 
 

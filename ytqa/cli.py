@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ytqa._terminal import cli_message, configure_logging, printable, to_json
+from ytqa._terminal import one_line as _one_line
 from ytqa.errors import YtqaError
 from ytqa.models import DEFAULT_MODEL, EMBEDDING_MODELS
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
     from rich.console import Console
+    from rich.text import Text
 
     from ytqa.store import IngestReport, VideoIndex
 
@@ -29,7 +32,8 @@ __all__ = ["EXIT_CODES", "main"]
 
 EXIT_CODES = {
     0: "success",
-    1: "a ytqa error not listed below, or some sources failed to ingest",
+    1: "a ytqa error not listed below, some sources failed to ingest, "
+    "or a video to remove is not in the index",
     2: "bad input: unknown option, invalid video ID or URL, bad transcript or QA file",
     3: "YouTube has no usable transcript (unavailable video, captions disabled, language)",
     4: "YouTube could not be reached or blocked the request (see --proxy)",
@@ -45,7 +49,16 @@ MODEL_CHOICES = ", ".join(EMBEDDING_MODELS)
 
 
 class YtqaGroup(click.Group):
-    """Turns ytqa errors into one ``Error: ...`` line and a documented exit status."""
+    """Turns ytqa errors into one ``Error: ...`` line and a documented exit status;
+    gives every command a ``--debug`` of its own (``ytqa search ... --debug``)."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(param.name == "debug" for param in cmd.params):
+            cmd.params.append(
+                click.Option(["--debug"], is_flag=True, expose_value=False,
+                             callback=_debug_option_given, help=DEBUG_HELP)
+            )
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -53,25 +66,51 @@ class YtqaGroup(click.Group):
         except YtqaError as error:
             if _debug_requested(ctx):
                 raise
-            click.echo(f"Error: {_one_line(str(error))}", err=True)
+            click.echo(f"Error: {cli_message(error)}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
 
 
+DEBUG_HELP = "Show tracebacks for errors, and each retry of the model hub."
+
+
+def _debug_option_given(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["ytqa.debug"] = True  # shared with the group's context
+        configure_logging(debug=True)
+
+
 def _debug_requested(ctx: click.Context) -> bool:
-    return bool(ctx.params.get("debug")) or os.environ.get("YTQA_DEBUG", "") not in ("", "0")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return (
+        bool(ctx.params.get("debug"))
+        or bool(ctx.meta.get("ytqa.debug"))
+        or os.environ.get("YTQA_DEBUG", "") not in ("", "0")
+    )
 
 
 def _console() -> Console:
+    """The console of every human-readable output. It interprets no rich markup and
+    no emoji codes (titles may hold "[bold]" or ":smile:"); data printed on it
+    still goes through :func:`printable` (or ``_one_line``), and links through
+    :func:`_link`."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+
+def _link(url: str) -> Text:
+    """*url* shown as itself, and clickable where the terminal supports links."""
+    from rich.style import Style
+    from rich.text import Text
+
+    shown = printable(url)
+    return Text(shown, style=Style(link=shown))
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(to_json(value))
 
 
 # Options shared by several commands, each with help and an environment fallback.
@@ -142,7 +181,7 @@ def json_option(f: F) -> F:
     show_envvar=True,
     help="Folder for the index and the transcript cache [default: per-user data folder].",
 )
-@click.option("--debug", is_flag=True, envvar="YTQA_DEBUG", help="Show tracebacks for errors.")
+@click.option("--debug", is_flag=True, envvar="YTQA_DEBUG", help=DEBUG_HELP)
 @click.version_option(package_name="ytqa", message="ytqa %(version)s")
 def cli(home: Path | None, debug: bool) -> None:
     """Ask questions of YouTube videos; answers cite the moment in the video.
@@ -153,6 +192,7 @@ def cli(home: Path | None, debug: bool) -> None:
     """
     if home is not None:
         os.environ["YTQA_HOME"] = str(home)
+    configure_logging(debug=debug)
 
 
 def _open_index(model: str, chroma_server: str | None) -> VideoIndex:
@@ -186,11 +226,10 @@ def _source_lines(documents: Sequence[Document]) -> list[tuple[str, str]]:
 
 
 def _print_sources(console: Console, documents: Sequence[Document]) -> None:
-    from rich.markup import escape
+    from rich.text import Text
 
     for label, url in _source_lines(documents):
-        # rich turns [link=...] into a clickable link where the terminal supports it.
-        console.print(f"{escape(label)} — [link={url}]{escape(url)}[/link]")
+        console.print(Text.assemble(_one_line(label), " — ", _link(url)))
 
 
 def _parse_llm_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -256,12 +295,14 @@ def ask(
     those not indexed yet are indexed first.
     """
     from ytqa.chain import build_chain
-    from ytqa.llm import resolve_llm
 
+    # The LLM loads once the sources are indexed: a source that cannot be had
+    # (YouTube unreachable, a bad file) is reported before a minute of loading.
     chain = build_chain(
         list(sources) or None,
         model=model,
-        llm=resolve_llm(llm, **_parse_llm_options(llm_options)),
+        llm=llm,
+        llm_options=_parse_llm_options(llm_options),
         k=k,
         index=_open_index(model, chroma_server),
         languages=languages,
@@ -271,16 +312,11 @@ def ask(
     result = chain.invoke({"query": question})
     documents = result.get("source_documents", [])
     if as_json:
-        click.echo(
-            json.dumps(
-                {"question": question, "answer": result["result"],
-                 "sources": [_document_json(d) for d in documents]},
-                ensure_ascii=False,
-            )
-        )
+        _echo_json({"question": question, "answer": result["result"],
+                    "sources": [_document_json(d) for d in documents]})
         return
     console = _console()
-    console.print(str(result["result"]).strip(), markup=False)
+    console.print(printable(result["result"]).strip())
     if documents:
         console.print("\nSources:")
         _print_sources(console, documents)
@@ -324,23 +360,22 @@ def search(
     )
     documents = retriever.invoke(query)
     if as_json:
-        click.echo(json.dumps({"query": query, "results": [_document_json(d) for d in documents]},
-                              ensure_ascii=False))
+        _echo_json({"query": query, "results": [_document_json(d) for d in documents]})
         return
     console = _console()
     if not documents:
         console.print("No passages found. Index videos first: ytqa ingest SOURCE...")
         return
+    from rich.text import Text
+
     lines = _source_lines(documents)
     for rank, (document, (label, url)) in enumerate(zip(documents, lines, strict=True), 1):
         score = document.metadata.get("score")
         score_text = f"  (score {score:.3f})" if isinstance(score, float) else ""
-        from rich.markup import escape
-
-        console.print(f"{rank}. {escape(label)}{score_text}\n   [link={url}]{escape(url)}[/link]")
+        console.print(Text.assemble(f"{rank}. ", _one_line(label), score_text, "\n   ", _link(url)))
         # The matching words; --json has the whole passage around them.
         shown = document.metadata.get("matched_text") or document.page_content
-        console.print("   " + _one_line(str(shown)), markup=False)
+        console.print("   " + _one_line(shown))
 
 
 @cli.command()
@@ -384,22 +419,21 @@ def _print_report(
 ) -> None:
     """What ``ingest`` and ``reindex`` did: a line per video, then the counts."""
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        _echo_json(report.to_dict())
         return
     console = _console()
     for item in report.added:
-        console.print(f"added    {item.video_id}  {item.chunks:>5} chunks  {item.title or ''}",
-                      markup=False)
+        console.print(f"added    {_one_line(item.video_id)}  {item.chunks:>5} chunks  "
+                      f"{_one_line(item.title or '')}")
     if list_skipped:
         for video in report.skipped:
-            console.print(f"skipped  {video.video_id}  (already indexed)  {video.title or ''}",
-                          markup=False)
+            console.print(f"skipped  {_one_line(video.video_id)}  (already indexed)  "
+                          f"{_one_line(video.title or '')}")
     for failure in report.failed:
-        console.print(f"failed   {failure.source}: {_one_line(str(failure.error))}", markup=False)
+        console.print(f"failed   {_one_line(failure.source)}: {cli_message(failure.error)}")
     console.print(
         f"{len(report.added)} added, {len(report.skipped)} {skipped}, "
-        f"{len(report.failed)} failed ({model}).",
-        markup=False,
+        f"{len(report.failed)} failed ({_one_line(model)})."
     )
 
 
@@ -416,30 +450,25 @@ def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
     known = known_videos(index.client)
     presets = {video_id: list(video.presets) for video_id, video in known.items()}
     if as_json:
-        click.echo(json.dumps(
-            [{**record.to_dict(), "presets": presets.get(record.video_id, [])}
-             for record in records],
-            ensure_ascii=False,
-        ))
+        _echo_json([{**record.to_dict(), "presets": presets.get(record.video_id, [])}
+                    for record in records])
         return
     console = _console()
     if not records:
-        console.print(f"The {model} index is empty. Add videos with: ytqa ingest SOURCE...")
+        console.print(f"The {_one_line(model)} index is empty. Add videos with: "
+                      "ytqa ingest SOURCE...")
     width = max((len(", ".join(presets.get(r.video_id, []))) for r in records), default=0)
     for record in records:
         kind = "auto" if record.is_generated else "uploaded"
         held_by = ", ".join(presets.get(record.video_id, []))
-        console.print(
-            f"{record.video_id}  {record.chunks:>5} chunks  {record.language} ({kind})  "
-            f"{held_by:<{width}}  {record.title or record.source}",
-            markup=False,
-        )
+        console.print(_one_line(f"{record.video_id}  {record.chunks:>5} chunks  ")
+                      + _one_line(f"{record.language} ({kind})")
+                      + f"  {_one_line(held_by):<{width}}  "
+                      + _one_line(record.title or record.source))
     elsewhere = len(known.keys() - {record.video_id for record in records} - index._removed())
     if elsewhere:
-        console.print(
-            f"{elsewhere} more video(s) in other presets' indexes: ytqa reindex --model {model}",
-            markup=False,
-        )
+        console.print(f"{elsewhere} more video(s) in other presets' indexes: "
+                      f"ytqa reindex --model {_one_line(model)}")
 
 
 @cli.command()
@@ -447,16 +476,45 @@ def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
 @model_option
 @server_option
 def remove(videos: tuple[str, ...], model: str, chroma_server: str | None) -> None:
-    """Remove VIDEOS (IDs or URLs) from the index of a model."""
+    """Remove VIDEOS (IDs, URLs or the transcript files they came from) from the index
+    of a model. The exit status is 1 if any of them is not in that index."""
+    index = _open_index(model, chroma_server)
+    pending = set(index.pending())
+    missing = False
+    for video in videos:
+        video_id = _video_id_to_remove(index, video)
+        if not (index.has_video(video_id) or video_id in pending):
+            click.echo(f"Error: {_one_line(video_id)} is not in the {_one_line(model)} index, so "
+                       "nothing was removed; ytqa list shows what it holds.", err=True)
+            missing = True
+            continue
+        click.echo(f"{_one_line(video_id)}: removed {index.remove(video_id)} chunks")
+    if missing:
+        sys.exit(1)
+
+
+def _video_id_to_remove(index: VideoIndex, video: str) -> str:
+    """The video that *video* names: an ID, a URL, or a transcript file (its video as
+    ``ingest`` named it, or the indexed video that came from that file)."""
     from ytqa.video import is_video_id, parse_video_id
 
-    index = _open_index(model, chroma_server)
-    for video in videos:
-        is_id = video.startswith("local-") or is_video_id(video)
-        video_id = video if is_id else parse_video_id(video)
-        removed = index.remove(video_id)
-        state = f"removed {removed} chunks" if removed else "not in the index"
-        click.echo(f"{video_id}: {state}")
+    text = video.strip()
+    if text.startswith("local-") or is_video_id(text):
+        return text
+    path = Path(text).expanduser()
+    if not path.is_file():
+        return parse_video_id(text)
+    from ytqa.transcripts import read_transcript_file
+
+    try:
+        video_id: str | None = read_transcript_file(path).video_id
+    except YtqaError:  # unreadable now: the file it came from still names it
+        video_id = None
+    if video_id is not None and index.has_video(video_id):
+        return video_id
+    source = str(path.resolve())
+    from_file = [record.video_id for record in index.videos() if record.source == source]
+    return from_file[0] if from_file else video_id or source
 
 
 @cli.command()
@@ -477,15 +535,15 @@ def models(as_json: bool) -> None:
         for preset in EMBEDDING_MODELS.values()
     ]
     if as_json:
-        click.echo(json.dumps(rows))
+        _echo_json(rows)
         return
     from rich.table import Table
 
     table = Table("preset", "model", "dim", "window", "similarity", "local")
     for row in rows:
         table.add_row(
-            str(row["preset"]), str(row["model"]), str(row["dimension"]),
-            str(row["max_tokens"]), str(row["similarity"]),
+            _one_line(row["preset"]), _one_line(row["model"]), str(row["dimension"]),
+            str(row["max_tokens"]), _one_line(row["similarity"]),
             "yes" if row["available_locally"] else "no (downloads on first use)",
         )
     _console().print(table)
@@ -563,7 +621,7 @@ def compare(
             raise click.UsageError("--qa needs --transcripts DIR, the folder of the videos.")
         rows = compare_evaluations(qa_file, transcripts_dir, models)
         if as_json:
-            click.echo(json.dumps({"qa": str(qa_file), "results": rows}, ensure_ascii=False))
+            _echo_json({"qa": str(qa_file), "results": rows})
         else:
             _print_metrics_table(rows)
         if all("error" in row for row in rows):
@@ -575,26 +633,26 @@ def compare(
     if not any(result.ok for result in comparison.results):
         raise comparison.results[0].error or YtqaError("No preset could run.")
     if as_json:
-        click.echo(json.dumps(comparison.to_dict(), ensure_ascii=False))
+        _echo_json(comparison.to_dict())
         return
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(show_lines=True)
     for result in comparison.results:
         header = f"{result.model} ({result.similarity})" if result.similarity else result.model
-        table.add_column(escape(header), overflow="fold")
+        table.add_column(Text(_one_line(header)), overflow="fold")
     for rank in range(max(1, *(len(result.passages) for result in comparison.results))):
-        cells = []
+        cells: list[Text | str] = []
         for result in comparison.results:
             if not result.ok:
                 cells.append("not available (see below)" if rank == 0 else "")
             elif rank < len(result.passages):
                 p = result.passages[rank]
-                cells.append(
-                    f"{rank + 1}. {escape(f'[{p.timestamp}] {p.title}')}\nscore {p.score:.3f}\n"
-                    f"[link={p.url}]{escape(p.url)}[/link]\n{escape(_one_line(p.text)[:160])}"
-                )
+                cells.append(Text.assemble(
+                    f"{rank + 1}. ", _one_line(f"[{p.timestamp}] {p.title}"),
+                    f"\nscore {p.score:.3f}\n", _link(p.url), "\n", _one_line(p.text)[:160],
+                ))
             else:
                 cells.append("")
         table.add_row(*cells)
@@ -602,16 +660,15 @@ def compare(
     console.print(table)
     for result in comparison.results:
         if result.error is not None:
-            console.print(f"{result.model}: {_one_line(str(result.error))}", markup=False)
+            console.print(f"{_one_line(result.model)}: {cli_message(result.error)}")
 
 
 def _print_metrics_table(rows: list[dict[str, Any]]) -> None:
     """One column per preset, one row per metric (as the passages of ``compare``)."""
-    from rich.markup import escape
     from rich.table import Table
 
     names = next((list(r) for r in rows if "error" not in r), [])
-    table = Table("metric", *(escape(str(row["model"])) for row in rows))
+    table = Table("metric", *(_one_line(row["model"]) for row in rows))
     for position, name in enumerate(n for n in names if n != "model"):
         cells = []
         for row in rows:
@@ -619,13 +676,13 @@ def _print_metrics_table(rows: list[dict[str, Any]]) -> None:
                 cells.append("not available" if position == 0 else "")
             else:
                 value = row[name]
-                cells.append(f"{value:.3f}" if isinstance(value, float) else str(value))
-        table.add_row(name, *cells)
+                cells.append(f"{value:.3f}" if isinstance(value, float) else _one_line(value))
+        table.add_row(_one_line(name), *cells)
     console = _console()
     console.print(table)
     for row in rows:
         if "error" in row:
-            console.print(f"{row['model']}: {_one_line(str(row['error']))}", markup=False)
+            console.print(f"{_one_line(row['model'])}: {cli_message(row['error'])}")
 
 
 def _parse_ks(text: str) -> tuple[int, ...]:
@@ -695,7 +752,7 @@ def eval_command(
         payload = metrics_only(report)
         if misses:
             payload["misses"] = [miss.to_dict() for miss in report["misses"]]
-        click.echo(json.dumps(payload, ensure_ascii=False))
+        _echo_json(payload)
         return
     _print_metrics_table([metrics_only(report)])
     if misses and report["misses"]:
@@ -705,11 +762,10 @@ def eval_command(
             top = miss.results[0] if miss.results else None
             got = (f"got {top.video_id} at {_format_moment(top.cited)}" if top
                    else "got nothing")
-            console.print(
-                f"  {miss.item.id}: {miss.item.question!r} — expected {miss.item.video_id} "
-                f"{_format_moment(miss.item.start)}-{_format_moment(miss.item.end)}, {got}",
-                markup=False,
-            )
+            console.print("  " + _one_line(
+                f"{miss.item.id}: {miss.item.question!r} — expected {miss.item.video_id} "
+                f"{_format_moment(miss.item.start)}-{_format_moment(miss.item.end)}, {got}"
+            ))
 
 
 def _format_moment(seconds: float | None) -> str:

