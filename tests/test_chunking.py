@@ -260,6 +260,62 @@ def test_a_cue_longer_than_the_window_is_split_with_interpolated_times(
     assert cut[-1].metadata["end"] == 60.0
 
 
+class CountingTokenizer:
+    """The real tokenizer, counting the characters it is given (the chunker's work)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.characters = 0
+
+    def __call__(self, texts: str | list[str], **kwargs: Any) -> Any:
+        self.characters += sum(map(len, [texts] if isinstance(texts, str) else texts))
+        return self.inner(texts, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_long_cue_without_spaces_is_cut_into_full_pieces_in_one_pass(
+    minilm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ytqa import chunking
+
+    tokenizer = _model_tokenizer(minilm)
+    counting = CountingTokenizer(chunking.get_tokenizer("minilm"))
+    monkeypatch.setattr(chunking, "get_tokenizer", lambda model: counting)
+    text = "日本語の文章には単語の間に空白がありません" * 1_000  # 20,000 characters, one "word"
+    transcript = _transcript([text], cue_seconds=600.0)
+
+    docs = chunk_transcript(transcript, max_tokens=40)
+
+    # All of it, once, in order; every chunk but the last as full as the window allows
+    # (one token a character here, plus [CLS] and [SEP]).
+    assert "".join(d.page_content for d in docs) == text
+    lengths = _lengths(tokenizer, docs)
+    assert set(lengths[:-1]) == {40} and lengths[-1] <= 40
+    starts = [d.metadata["start"] for d in docs]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert starts[0] == 0.0 and docs[-1].metadata["end"] == 600.0
+    # Times follow the character position of each piece in the cue.
+    positions = itertools.accumulate((len(d.page_content) for d in docs), initial=0)
+    for start, position in zip(starts, positions, strict=False):
+        assert abs(start - 600.0 * position / len(text)) < 0.01
+    # Each character is tokenised a few times, not once per piece cut before it.
+    assert counting.characters <= 8 * len(text)
+
+
+def test_words_longer_than_a_chunk_of_mixed_scripts_fit(minilm: Path) -> None:
+    tokenizer = _model_tokenizer(minilm)
+    blob = "東京tokyo🙂,ĉu?ĝis" * 150 + "😀" * 50 + "x"
+
+    docs = chunk_transcript(_transcript([blob], cue_seconds=60.0), max_tokens=24)
+
+    assert max(_lengths(tokenizer, docs)) <= 24
+    assert "".join(d.page_content for d in docs) == blob
+    ends = [d.metadata["end"] for d in docs]
+    assert ends == sorted(ends) and ends[-1] == 60.0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [

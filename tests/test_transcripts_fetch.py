@@ -349,6 +349,24 @@ def test_caption_body_that_is_not_xml(youtube: FakeYouTube) -> None:
         load_transcript(VIDEO)
 
 
+def test_control_characters_in_captions_are_dropped(youtube: FakeYouTube) -> None:
+    # XML 1.0 allows C1 controls such as CSI (U+009B), which terminals obey like ESC [.
+    body = (
+        '<?xml version="1.0" encoding="utf-8" ?><transcript>'
+        '<text start="0" dur="1">clear\u009b2J the screen\u0090</text>'
+        '<text start="1" dur="1">\u009b\u0085</text></transcript>'
+    )
+    youtube.mock.replace(
+        responses.GET, CAPTIONS, body=body.encode("utf-8"), content_type="text/xml; charset=utf-8"
+    )
+    youtube.mock.get(OEMBED, json={"title": "Owned\u009b]0;x", "author_name": "C\u0007"})
+
+    transcript = load_transcript(VIDEO)
+
+    assert transcript.segments == (Segment("clear 2J the screen", 0.0, 1.0),)
+    assert (transcript.title, transcript.channel) == ("Owned ]0;x", "C")
+
+
 def test_client_error_is_not_retried(youtube: FakeYouTube) -> None:
     youtube.mock.replace(responses.POST, PLAYER, status=404)
 

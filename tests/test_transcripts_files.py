@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -12,11 +14,25 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from youtube_transcript_api import FetchedTranscript, FetchedTranscriptSnippet
 
-from ytqa import InvalidVideoIdError, Segment, Transcript, TranscriptFileError
+from ytqa import (
+    InvalidVideoIdError,
+    Segment,
+    Transcript,
+    TranscriptCacheMissError,
+    TranscriptFileError,
+    YtqaError,
+)
+from ytqa.config import DEFAULT_MAX_TRANSCRIPT_BYTES
+from ytqa.store import VideoIndex
 from ytqa.transcripts import (
+    _new_lines,
+    cached_transcripts,
     cached_video_ids,
+    expand_sources,
     load_cached,
     load_transcript,
     read_transcript_file,
@@ -449,3 +465,210 @@ def test_import_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+# --- what is not a plain, reasonable transcript file -------------------------------
+
+BODY = "1\n00:00:01,000 --> 00:00:02,000\nhello there\n"
+
+
+@pytest.mark.timeout(30)  # before the fix, reading a FIFO waited forever for a writer
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "x.srt"
+    os.mkfifo(fifo)
+
+    for read in (read_transcript_file, load_transcript, lambda path: load_transcript(str(path))):
+        with pytest.raises(TranscriptFileError, match=r"named pipe \(FIFO\).*only regular files"):
+            read(fifo)
+
+
+def test_a_link_to_a_device_is_refused_before_reading(tmp_path: Path) -> None:
+    link = tmp_path / "zero.srt"
+    link.symlink_to("/dev/zero")  # read to the end, it would fill the memory
+
+    with pytest.raises(TranscriptFileError) as caught:
+        load_transcript(str(link))
+
+    assert "it is a character device (it links to /dev/zero)" in str(caught.value)
+    assert caught.value.path == link
+
+
+def test_files_over_the_size_limit_are_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    huge = tmp_path / "huge.srt"
+    with huge.open("wb") as handle:
+        handle.truncate(DEFAULT_MAX_TRANSCRIPT_BYTES + 1)  # sparse: no disk, no memory
+    with pytest.raises(TranscriptFileError) as caught:
+        read_transcript_file(huge)
+    assert "it is 50,000,001 bytes, more than the limit of 50,000,000 bytes" in str(caught.value)
+    assert "YTQA_MAX_TRANSCRIPT_BYTES" in str(caught.value)
+
+    cues = "".join(f"{n}\n00:00:{n:02},000 --> 00:00:{n:02},500\ncue {n:02}\n\n" for n in range(40))
+    small = write(tmp_path, "small.srt", cues)
+    assert small.stat().st_size == 1_630
+    monkeypatch.setenv("YTQA_MAX_TRANSCRIPT_BYTES", "1629")
+    with pytest.raises(TranscriptFileError, match="more than the limit of 1,629 bytes"):
+        read_transcript_file(small)
+    monkeypatch.setenv("YTQA_MAX_TRANSCRIPT_BYTES", "1_630")
+    assert len(read_transcript_file(small).segments) == 40
+    monkeypatch.setenv("YTQA_MAX_TRANSCRIPT_BYTES", "lots")
+    with pytest.raises(YtqaError, match="YTQA_MAX_TRANSCRIPT_BYTES='lots' is not a size in bytes"):
+        read_transcript_file(small)
+
+
+def test_links_that_lead_nowhere_say_so(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.srt"
+    loop.symlink_to(loop)
+    dangling = tmp_path / "dangling.srt"
+    dangling.symlink_to(tmp_path / "gone.srt")
+
+    for source in (loop, str(loop)):
+        with pytest.raises(TranscriptFileError, match="symbolic link loop"):
+            load_transcript(source)
+    assert expand_sources([str(loop)]) == [loop]  # a file source, whose reading says why
+    with pytest.raises(TranscriptFileError, match=r"symbolic link to .*gone\.srt, which does not"):
+        load_transcript(str(dangling))
+
+
+def test_over_long_names_are_errors_not_crashes(tmp_path: Path) -> None:
+    name = str(tmp_path / ("x" * 300 + ".srt"))
+    for read in (read_transcript_file, load_transcript, lambda text: expand_sources([text])):
+        with pytest.raises(TranscriptFileError, match="the path is too long for the file system"):
+            read(name)
+
+    url = "https://www.youtube.com/watch?v=" + "a" * 4096
+    for load in (load_transcript, lambda text: expand_sources([text])):
+        with pytest.raises(InvalidVideoIdError, match="no video ID in it") as caught:
+            load(url)
+        assert len(str(caught.value)) < 500  # the message quotes the start of the URL only
+    # A long URL that holds an ID still names its video.
+    assert expand_sources([f"youtu.be/dQw4w9WgXcQ?si={'b' * 4096}"]) == ["dQw4w9WgXcQ"]
+
+
+def test_utf32_files_with_a_byte_order_mark(tmp_path: Path) -> None:
+    body = "1\n00:00:01,000 --> 00:00:02,000\ncafé ☕ 日本\n"
+    for name, data in [
+        ("le.srt", codecs.BOM_UTF32_LE + body.encode("utf-32-le")),
+        ("be.srt", codecs.BOM_UTF32_BE + body.encode("utf-32-be")),
+        ("utf16.srt", body.encode("utf-16")),
+    ]:
+        assert read_transcript_file(write(tmp_path, name, data)).text == "café ☕ 日本", name
+
+
+def test_damaged_utf8_is_an_error_not_mojibake(tmp_path: Path) -> None:
+    data = (
+        "1\n00:00:01,000 --> 00:00:02,000\ncafé crème\n\n2\n00:00:03,000 --> 00:00:04,000\n"
+    ).encode() + b"caf\xe9 noir\n"
+
+    with pytest.raises(TranscriptFileError) as caught:
+        read_transcript_file(write(tmp_path, "damaged.srt", data))
+
+    assert caught.value.line == 7
+    offset = data.index(b"\xe9")
+    assert f"not UTF-8 text (byte {offset} is invalid); convert the file to UTF-8" in str(
+        caught.value
+    )
+
+
+def test_control_characters_never_reach_the_text(tmp_path: Path) -> None:
+    line = "bell\x07 and \x1b[2Jclear\x00NUL &#27;]0;owned\x9b31m\x7f"
+    expected = "bell and [2Jclear NUL ]0;owned 31m"
+    srt = read_transcript_file(write(tmp_path, "c.srt", f"1\n00:01,000 --> 00:02,000\n{line}\n"))
+    vtt = read_transcript_file(write(tmp_path, "c.vtt", f"WEBVTT\n\n00:01.000 --> 00:02\n{line}"))
+    raw = line.replace("&#27;", "\x1b")  # JSON text is not HTML
+    exported = {"title": "T\x1b]0;x\x07", "segments": [{"text": raw, "start": 1, "duration": 1}]}
+    from_json = read_transcript_file(write(tmp_path, "c.json", json.dumps(exported)))
+    named = read_transcript_file(write(tmp_path, "talk\x1b[2J.srt", BODY))
+
+    assert [t.text for t in (srt, vtt, from_json)] == [expected] * 3
+    assert from_json.title == "T ]0;x"
+    assert named.title == "talk [2J"
+
+
+def test_json_video_ids_must_be_video_ids(tmp_path: Path) -> None:
+    def exported(video_id: object) -> Path:
+        data = {"video_id": video_id, "segments": [{"text": "a", "start": 0, "duration": 1}]}
+        return write(tmp_path, "export.json", json.dumps(data))
+
+    for bad in ("é" * 128, "x" * 65, "no spaces", 42):
+        with pytest.raises(TranscriptFileError, match=r'"video_id" field, .* is not a video ID'):
+            read_transcript_file(exported(bad))
+    for good in ("dQw4w9WgXcQ", "local-0123456789", "talk-2024", "a:b.c_d"):
+        assert read_transcript_file(exported(good)).video_id == good
+    assert read_transcript_file(exported(None)).video_id.startswith("local-")
+    with pytest.raises(InvalidVideoIdError, match="at most 64 ASCII letters"):
+        read_transcript_file(exported(None), video_id="é" * 128)
+
+
+@pytest.mark.slow  # embeds two tiny transcripts with the real MiniLM
+def test_a_video_the_cache_cannot_hold_breaks_no_other_video(tmp_path: Path, minilm: Path) -> None:
+    # A Transcript built in Python may carry any ID; its cache folder name is too long.
+    odd = Transcript(
+        "é" * 128, (Segment("bees dance to show the way", 0.0, 2.0),), "English", "en", False,
+        source=str(tmp_path / "gone.srt"),
+    )
+    normal = read_transcript_file(write(tmp_path, "dQw4w9WgXcQ.srt", BODY))
+    assert VideoIndex("minilm").add_many([odd, normal]).ok
+
+    assert cached_transcripts(odd.video_id) == []
+    assert cached_transcripts(normal.video_id) == [normal]
+    report = VideoIndex("minilm", collection_name="ytqa-minilm-copy").sync(progress=False)
+
+    assert [item.video_id for item in report.added] == [normal.video_id]
+    assert [failure.source for failure in report.failed] == [odd.video_id]
+    assert isinstance(report.failed[0].error, TranscriptCacheMissError)
+
+
+# --- rolling lines: each shown once, in time linear in the lines -----------------
+
+
+def overlap_by_definition(previous: list[str], current: list[str]) -> list[str]:
+    """The rule, spelt out: the longest k such that current's first k-1 lines are
+    previous's last k-1 but one, and current's k-th shows (or grows) previous's last."""
+    for k in range(min(len(previous), len(current)), 0, -1):
+        if previous[len(previous) - k : -1] == current[: k - 1]:
+            shown, line = previous[-1], current[k - 1]
+            if line == shown:
+                return current[k:]
+            if line.startswith(shown + " "):
+                return [line[len(shown) :].strip(), *current[k:]]
+    return current
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    previous=st.lists(st.sampled_from(["a", "b", "a b", "a b c", "c"]), max_size=8),
+    current=st.lists(st.sampled_from(["a", "b", "a b", "a b c", "c"]), max_size=8),
+)
+def test_rolling_lines_follow_the_rule(previous: list[str], current: list[str]) -> None:
+    assert _new_lines(previous, current) == overlap_by_definition(previous, current)
+
+
+def test_rolling_lines_on_a_display_of_100000_lines(tmp_path: Path) -> None:
+    music = "\n".join(["[Music]"] * 100_000)
+    vtt = (
+        f"WEBVTT\n\n00:00.000 --> 00:01.000\n{music}\nfirst end\n\n"
+        f"00:01.000 --> 00:02.000\n{music}\nsecond end\n\n"
+        "00:02.000 --> 00:03.000\nsecond end\nthird line\n\n"
+        f"00:03.000 --> 00:04.000\nthird line\n{music}\n"
+    )
+
+    segments = read_transcript_file(write(tmp_path, "music.vtt", vtt)).segments
+
+    many = " ".join(["[Music]"] * 100_000)
+    assert [s.text for s in segments] == [
+        f"{many} first end", f"{many} second end", "third line", many
+    ]
+    assert [s.start for s in segments] == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_tags_and_unclosed_openings_on_a_long_line(tmp_path: Path) -> None:
+    # A tag runs from a '<' to the next '>'; openings that nothing closes are text.
+    line = "<a " * 100_000 + "<i>end</i> {\\an8" * 1_000 + "{\\b1}bold <" * 100_000
+    vtt = f"WEBVTT\n\n00:00.000 --> 00:01.000\n{line}\n"
+
+    (segment,) = read_transcript_file(write(tmp_path, "tags.vtt", vtt)).segments
+
+    # "{\an8end ... {\b1}" is one override: from its "{\" to the first "}".
+    assert segment.text == "end " + "bold <" * 100_000

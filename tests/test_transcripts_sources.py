@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 import pytest
 import responses
 import yt_dlp
+from click.testing import CliRunner
 from yt_dlp.utils import DownloadError
 
 from ytqa import InvalidVideoIdError, MissingDependencyError, PlaylistError, TranscriptFileError
-from ytqa.transcripts import expand_sources
+from ytqa.cli import cli
+from ytqa.transcripts import expand_sources, load_transcript
 
 PLAYLIST = "https://www.youtube.com/playlist?list=PLxyz0123456789"
 CHANNEL = "https://www.youtube.com/@SomeChannel"
@@ -185,3 +188,60 @@ def test_unknown_sources() -> None:
         expand_sources(["missing/transcript.srt"])
     with pytest.raises(InvalidVideoIdError, match="not a YouTube address"):
         expand_sources(["https://vimeo.com/12345"])
+
+
+def test_an_empty_source_is_an_error_not_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "dQw4w9WgXcQ.srt").write_text("x", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # Path("") is "." : it would ingest this folder
+
+    for empty in ("", "  "):
+        with pytest.raises(InvalidVideoIdError, match="an empty source names no video, file"):
+            expand_sources([empty])
+        with pytest.raises(InvalidVideoIdError, match="empty"):
+            load_transcript(empty)
+
+
+def test_a_folder_without_transcripts_says_what_it_holds(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    named_like_a_file = tmp_path / "x.srt"
+    named_like_a_file.mkdir()
+    (named_like_a_file / "notes.txt").write_text("x", encoding="utf-8")
+    (named_like_a_file / ".hidden.srt").write_text("x", encoding="utf-8")
+    (named_like_a_file / "nested").mkdir()
+    os.mkfifo(named_like_a_file / "pipe.srt")
+
+    with pytest.raises(TranscriptFileError, match="it is an empty folder") as caught:
+        expand_sources([str(empty)])
+    assert caught.value.path == empty
+    with pytest.raises(TranscriptFileError) as caught:
+        expand_sources([named_like_a_file])
+    assert caught.value.path == named_like_a_file
+    assert "no .srt, .vtt, .json transcript file in it" in str(caught.value)
+    assert "it holds .hidden.srt, nested/, notes.txt, pipe.srt (not a regular file)" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("x" * 300 + ".srt", "the path is too long for the file system"),
+        ("https://www.youtube.com/watch?v=" + "a" * 4096, "Not a YouTube video ID or URL"),
+        ("", "an empty source names no video, file or folder"),
+    ],
+    ids=["300-character file name", "4096-character URL", "empty"],
+)
+def test_cli_refuses_odd_arguments_in_one_line(tmp_path: Path, argument: str, message: str) -> None:
+    """No traceback: ``search`` exits 2 on a bad source, ``ingest`` reports it as failed (1)."""
+    for command, status in (["search", argument, "a question"], 2), (["ingest", argument], 1):
+        result = CliRunner().invoke(cli, ["--home", str(tmp_path), *command], prog_name="ytqa")
+
+        assert isinstance(result.exception, SystemExit), result.exception
+        assert result.exit_code == status, result.output
+        assert message in result.output
+        assert "Traceback" not in result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert len(errors) == (1 if command[0] == "search" else 0), result.output

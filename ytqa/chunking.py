@@ -304,7 +304,10 @@ def _interpolated(unit: _Unit, a: int, b: int, text: str, tokens: int) -> _Unit:
 def _pack_words(unit: _Unit, tokenizer: Any, budget: int) -> list[_Unit]:
     """Cut a sentence longer than *budget* into runs of whole words that fit."""
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", unit.text)]
-    counts = _token_counts(tokenizer, [unit.text[a:b] for a, b in words], special=False)
+    if words == [(0, len(unit.text))]:  # one word (a cue without spaces): its count is known
+        counts = [unit.tokens]
+    else:
+        counts = _token_counts(tokenizer, [unit.text[a:b] for a, b in words], special=False)
     pieces: list[_Unit] = []
     run_start = 0
     total = 0
@@ -332,19 +335,45 @@ def _word_run(
 
 
 def _cut_characters(unit: _Unit, a: int, b: int, tokenizer: Any, budget: int) -> list[_Unit]:
-    pieces = []
-    while a < b:
-        size = b - a
-        while size > 1:
-            count = _token_counts(tokenizer, [unit.text[a : a + size]], special=False)[0]
-            if count <= budget:
-                break
-            size = max(1, size * budget // (count + 1))
-        text = unit.text[a : a + size]
-        count = _token_counts(tokenizer, [text], special=False)[0]
-        pieces.append(_interpolated(unit, a, a + size, text, count))
-        a += size
+    """Cut ``unit.text[a:b]``, one "word" longer than *budget* tokens, into pieces that fit.
+
+    The word is tokenised once and cut before every *budget*-th token; a piece
+    that counts more tokens on its own (a word piece that now starts a word)
+    is cut again the same way. No text is tokenised more than a few times, so
+    the work grows linearly with the word (a cue of CJK text has no spaces).
+    """
+    spans = _token_cuts(unit.text, a, b, tokenizer, budget)
+    texts = [unit.text[x:y] for x, y in spans]
+    counts = _token_counts(tokenizer, texts, special=False)
+    pieces: list[_Unit] = []
+    for (x, y), text, count in zip(spans, texts, counts, strict=True):
+        if count <= budget or y - x == 1:  # a single character cannot be cut further
+            pieces.append(_interpolated(unit, x, y, text, count))
+        else:
+            pieces.extend(_cut_characters(unit, x, y, tokenizer, budget))
     return pieces
+
+
+def _token_cuts(text: str, a: int, b: int, tokenizer: Any, budget: int) -> list[tuple[int, int]]:
+    """Spans of ``text[a:b]`` of about *budget* tokens each, in order, covering it all."""
+    word = text[a:b]
+    try:
+        offsets = tokenizer(
+            word,
+            add_special_tokens=False,
+            truncation=False,
+            return_offsets_mapping=True,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,
+        )["offset_mapping"]
+        starts = [a + offsets[i][0] for i in range(budget, len(offsets), budget)]
+    except NotImplementedError:  # a slow (pure Python) tokenizer knows no offsets
+        count = _token_counts(tokenizer, [word], special=False)[0]
+        step = max(1, (b - a) * budget // (count + 1))
+        starts = list(range(a + step, b, step))
+    cuts = [a, *sorted({start for start in starts if a < start < b}), b]
+    return list(itertools.pairwise(cuts))
 
 
 # ---------------------------------------------------------------------------

@@ -47,6 +47,11 @@ PROXY_ADVICE = (
 )
 
 
+def _shorten(text: str, limit: int = 200) -> str:
+    """*text* cut to *limit* characters for a message (a 4 KB argument stays readable)."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 class YtqaError(Exception):
     """Base class of every error ytqa raises on purpose.
 
@@ -67,7 +72,7 @@ class InvalidVideoIdError(YtqaError, ValueError):
         self.text = text
         detail = f" ({reason})" if reason else ""
         super().__init__(
-            f"Not a YouTube video ID or URL: {text!r}{detail}. Pass an 11-character "
+            f"Not a YouTube video ID or URL: {_shorten(text)!r}{detail}. Pass an 11-character "
             "video ID such as 'dQw4w9WgXcQ', a link such as "
             "'https://www.youtube.com/watch?v=dQw4w9WgXcQ', or a transcript file path."
         )
@@ -231,7 +236,8 @@ class TranscriptFileError(YtqaError, ValueError):
     def __init__(self, path: str | Path, problem: str, line: int | None = None) -> None:
         self.path = Path(path)
         self.line = line
-        where = f"{self.path}:{line}" if line is not None else str(self.path)
+        shown = _shorten(str(self.path))
+        where = f"{shown}:{line}" if line is not None else shown
         super().__init__(
             f"Bad transcript file {where}: {problem}. Fix the file, or export it "
             "again as SRT, WebVTT or youtube-transcript-api JSON."

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import functools
 import hashlib
 import html
@@ -26,6 +27,7 @@ import logging
 import math
 import os
 import re
+import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from ytqa.config import cache_dir, ytqa_home
+from ytqa.config import MAX_TRANSCRIPT_BYTES_ENV, cache_dir, max_transcript_bytes, ytqa_home
 from ytqa.errors import (
     AgeRestrictedError,
     InvalidVideoIdError,
@@ -262,7 +264,7 @@ def load_transcript(
         vid = parse_video_id(str(source))
     except InvalidVideoIdError:
         if _looks_like_path(str(source)):
-            raise TranscriptFileError(Path(str(source).strip()), "no such file") from None
+            raise _no_such_file(Path(str(source).strip()), "no such file") from None
         raise
     codes = _normalise_languages(languages)
     if captions not in ("any", "manual", "generated"):
@@ -296,16 +298,18 @@ def read_transcript_file(
     the name (``.en.``), the VTT header or the JSON, else ``"und"``. No network,
     no cache: :func:`load_transcript` adds the caching.
 
+    Only regular files (or links to them) are read, up to
+    ``$YTQA_MAX_TRANSCRIPT_BYTES`` (default 50 MB). Text is UTF-8, or UTF-16
+    or UTF-32 with a byte order mark; a file with no UTF-8 in it at all is
+    read as Windows-1252. Control characters are dropped from the text.
+
     Raises:
-        TranscriptFileError: the file cannot be read, is empty or malformed
-            (the message names the file and, where one is at fault, the line).
+        TranscriptFileError: the file cannot be read, is not a regular file, is
+            too large, empty or malformed (the message names the file and,
+            where one is at fault, the line).
     """
     file = Path(path)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        problem = "it is a folder" if file.is_dir() else f"cannot read it ({exc.strerror or exc})"
-        raise TranscriptFileError(file, problem) from exc
+    data = _read_regular_file(file)
     text = _decode(file, data)
     if not text.strip():
         raise TranscriptFileError(file, "the file is empty")
@@ -339,8 +343,99 @@ def _title_from_file_name(name: str) -> str | None:
     """
     if _FILE_NAME.fullmatch(name):
         return None
-    title = _YT_DLP_NAME.sub("", _base_name(name)).strip()
+    title = _clean_text(_YT_DLP_NAME.sub("", _base_name(name)))
     return title or None
+
+
+def _read_regular_file(file: Path) -> bytes:
+    """The bytes of *file*, which must be a regular file within the size limit.
+
+    The file is opened without blocking, so that a named pipe cannot hang the
+    read, and its kind and size are checked on the opened descriptor, so that
+    nothing can swap it between the check and the read.
+    """
+    limit = max_transcript_bytes()
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(file, flags)
+    except OSError as exc:
+        raise TranscriptFileError(file, _os_problem(file, exc)) from exc
+    except ValueError as exc:  # a NUL character, or text the file system cannot encode
+        raise TranscriptFileError(file, f"the system cannot take this path ({exc})") from exc
+    chunks: list[bytes] = []
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise TranscriptFileError(file, _not_regular(file, status.st_mode))
+        if status.st_size > limit:
+            raise TranscriptFileError(file, _too_large(status.st_size, limit))
+        remaining = limit + 1  # one byte more shows a file that grew past the limit
+        while remaining > 0:
+            chunk = os.read(descriptor, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as exc:
+        raise TranscriptFileError(file, _os_problem(file, exc)) from exc
+    finally:
+        os.close(descriptor)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise TranscriptFileError(file, _too_large(len(data), limit))
+    return data
+
+
+def _os_problem(file: Path, exc: OSError) -> str:
+    """What the system's refusal to open or read *file* means, and what to do."""
+    if exc.errno == errno.ELOOP:
+        return (
+            "it is a symbolic link loop (its links lead back to themselves, never to a "
+            "file); point the link at the transcript file, or pass the file itself"
+        )
+    if exc.errno == errno.ENAMETOOLONG:
+        return (
+            f"the path is too long for the file system ({len(str(file))} characters, or a "
+            "part of it over 255 bytes); rename the file or move it to a shorter path"
+        )
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        with contextlib.suppress(OSError):
+            if os.path.islink(file):
+                return f"it is a symbolic link to {os.readlink(file)}, which does not exist"
+        return "no such file"
+    if exc.errno == errno.EISDIR:
+        return "it is a folder"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied; make the file readable (chmod +r) or copy it somewhere readable"
+    if exc.errno == errno.ENXIO:
+        return "it is a socket, not a file; save the captions to a file first"
+    return f"cannot read it ({exc.strerror or exc})"
+
+
+def _not_regular(file: Path, mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "it is a folder"
+    kind = (
+        "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+        else "a character device" if stat.S_ISCHR(mode)
+        else "a block device" if stat.S_ISBLK(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    target = os.path.realpath(file)
+    linked = f" (it links to {target})" if os.path.islink(file) else ""
+    return (
+        f"it is {kind}{linked}, and only regular files are read; save the captions "
+        "to a regular file and pass that"
+    )
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"it is {size:,} bytes, more than the limit of {limit:,} bytes for transcript "
+        f"files; if it really is a transcript, raise the limit with "
+        f"{MAX_TRANSCRIPT_BYTES_ENV} (in bytes)"
+    )
 
 
 def transcript_files(
@@ -401,20 +496,28 @@ def expand_sources(
     seen: set[str] = set()
 
     def add(item: str | Path) -> None:
-        key = str(item.resolve()) if isinstance(item, Path) else item
+        # realpath, not Path.resolve(): that raises for a symbolic link loop.
+        key = os.path.realpath(item) if isinstance(item, Path) else item
         if key not in seen:
             seen.add(key)
             expanded.append(item)
 
     for source in sources:
         text = os.fspath(source)
-        path = Path(text.strip()).expanduser() if isinstance(source, str) else Path(source)
-        if not is_video_id(text.strip()) and path.exists():
-            if path.is_dir():
-                for file in transcript_files(path, prefer=prefer):
+        if isinstance(source, str) and not text.strip():
+            # Path("") is the current folder: an empty argument must not ingest it.
+            raise InvalidVideoIdError(text, "an empty source names no video, file or folder")
+        # os.path.expanduser, not Path.expanduser(): that raises for "~nosuchuser".
+        path = Path(os.path.expanduser(text.strip())) if isinstance(source, str) else Path(source)
+        if not is_video_id(text.strip()) and os.path.lexists(path):
+            if _is_folder(path):
+                files = transcript_files(path, prefer=prefer)
+                if not files:
+                    raise TranscriptFileError(path, _folder_without_transcripts(path))
+                for file in files:
                     add(file)
             else:
-                add(path)
+                add(path)  # links and special files too: reading them says what is wrong
             continue
         try:
             add(parse_video_id(text))
@@ -423,10 +526,51 @@ def expand_sources(
                 for vid in _expand_collection(text.strip(), proxy):
                     add(vid)
             elif _looks_like_path(text):
-                raise TranscriptFileError(path, "no such file or folder") from None
+                raise _no_such_file(path, "no such file or folder") from None
             else:
                 raise
     return expanded
+
+
+def _is_folder(path: Path) -> bool:
+    # Not Path.is_dir(): it raises for a name too long instead of answering.
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):  # ValueError: a NUL character in the path
+        return False
+
+
+def _folder_without_transcripts(folder: Path) -> str:
+    """Says what a folder holds, for the error when none of it is a transcript file."""
+    def described(entry: os.DirEntry[str]) -> str:
+        if entry.is_dir():
+            return entry.name + "/"
+        return entry.name if entry.is_file() else f"{entry.name} (not a regular file)"
+
+    try:
+        names = sorted(described(entry) for entry in os.scandir(folder))
+    except OSError as exc:
+        return f"it is a folder that cannot be listed ({exc.strerror or exc})"
+    wanted = ", ".join(TRANSCRIPT_SUFFIXES)
+    if not names:
+        return f"it is an empty folder; put {wanted} files in it"
+    listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (
+        f"it is a folder with no {wanted} transcript file in it (hidden files, other "
+        f"endings and sub-folders are left out); it holds {listed}"
+    )
+
+
+def _no_such_file(path: Path, problem: str) -> TranscriptFileError:
+    """The error for a path that names nothing; says so when the system refused the name."""
+    try:
+        os.lstat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return TranscriptFileError(path, _os_problem(path, exc))
+    except ValueError as exc:
+        return TranscriptFileError(path, f"the system cannot take this path ({exc})")
+    return TranscriptFileError(path, problem)
 
 
 # ---------------------------------------------------------------------------
@@ -460,10 +604,19 @@ def load_cached(video_id: str) -> Transcript | None:
 
 
 def cached_transcripts(video_id: str) -> list[Transcript]:
-    """Every readable cached transcript of *video_id* (any language or file), newest first."""
+    """Every readable cached transcript of *video_id* (any language or file), newest first.
+
+    A cache folder or file that cannot be read is logged and skipped, never raised:
+    one broken entry must not stop the other videos.
+    """
     folder = video_cache_dir(video_id)
+    try:
+        files = sorted(folder.glob("*.json")) if _is_folder(folder) else []
+    except OSError as exc:
+        logger.warning("ignoring unreadable transcript cache folder %s: %s", folder, exc)
+        return []
     ranked: list[tuple[int, int, Transcript]] = []
-    for file in folder.glob("*.json") if folder.is_dir() else []:
+    for file in files:
         if file.name.startswith("."):
             continue
         entry = _read_cache_entry(file, video_id)
@@ -478,14 +631,17 @@ def cached_transcripts(video_id: str) -> list[Transcript]:
 def cached_video_ids() -> list[str]:
     """Return the IDs of the videos that have a transcript in the cache, sorted."""
     root = cache_dir()
-    if not root.is_dir():
+    if not _is_folder(root):
         return []
     found = []
     for folder in root.iterdir():
-        if folder.is_dir() and any(
-            not f.name.startswith(".") for f in folder.glob("*.json")
-        ):
-            found.append(unquote(folder.name))
+        try:
+            if _is_folder(folder) and any(
+                not f.name.startswith(".") for f in folder.glob("*.json")
+            ):
+                found.append(unquote(folder.name))
+        except OSError as exc:
+            logger.warning("ignoring unreadable transcript cache folder %s: %s", folder, exc)
     return sorted(found)
 
 
@@ -589,7 +745,10 @@ def _read_cache_entry(file: Path, video_id: str) -> tuple[int, Transcript] | Non
 
 
 def _read_cache_file(file: Path, video_id: str) -> Transcript | None:
-    if not file.is_file():
+    try:
+        if not stat.S_ISREG(os.stat(file).st_mode):
+            return None
+    except (OSError, ValueError):  # no such file, or a name the system refuses: a miss
         return None
     entry = _read_cache_entry(file, video_id)
     return None if entry is None else entry[1]
@@ -601,20 +760,24 @@ def _read_cache_file(file: Path, video_id: str) -> Transcript | None:
 
 
 def _as_transcript_path(source: str | os.PathLike[str]) -> Path | None:
-    """Return *source* as a file path when it names an existing file, else None."""
+    """Return *source* as a file path when it names something on disk, else None.
+
+    Links that lead nowhere count as something: reading them says what is wrong.
+    """
     if isinstance(source, os.PathLike):
         path = Path(source)
-        if not path.exists():
-            raise TranscriptFileError(path, "no such file")
+        if not os.path.lexists(path):
+            raise _no_such_file(path, "no such file")
     else:
         text = str(source).strip()
-        # A bare ID is a video even if a file of that name happens to exist.
-        if is_video_id(text):
+        # A bare ID is a video even if a file of that name happens to exist;
+        # an empty string is no file (Path("") would be the current folder).
+        if not text or is_video_id(text):
             return None
-        path = Path(text).expanduser()
-        if not path.exists():
+        path = Path(os.path.expanduser(text))
+        if not os.path.lexists(path):  # False for a name too long: then it is no file
             return None
-    if path.is_dir():
+    if _is_folder(path):
         raise TranscriptFileError(
             path, "it is a folder; pass it to expand_sources() or `ytqa ingest FOLDER`"
         )
@@ -731,16 +894,28 @@ def _video_ids_in(info: Any, depth: int = 0) -> Iterator[str]:
         yield vid
 
 
+# IDs of one's own stay short and ASCII: each is a cache folder name (percent-
+# encoded, at most 3 bytes a character), a Chroma metadata value and a CLI argument.
+_OWN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_OWN_ID_RULE = "at most 64 ASCII letters, digits, '_', '-', '.' and ':'"
+
+
+def _is_valid_video_id(text: str) -> bool:
+    """Whether *text* may name a video: a YouTube ID, ``local-<hash>``, or an ID of one's own."""
+    return _OWN_ID.fullmatch(text) is not None
+
+
 def _custom_video_id(text: str) -> str:
     """Validate a caller-given video ID: a YouTube reference, or a name of one's own."""
     candidate = text.strip()
     try:
         return parse_video_id(candidate)
     except InvalidVideoIdError:
-        if re.fullmatch(r"[\w.:-]{1,128}", candidate):
+        if _is_valid_video_id(candidate):
             return candidate
         raise InvalidVideoIdError(
-            text, "a video ID of your own may hold letters, digits, '_', '-', '.' and ':'"
+            text[:80] + ("..." if len(text) > 80 else ""),
+            f"a video ID of your own may hold {_OWN_ID_RULE}",
         ) from None
 
 
@@ -801,27 +976,58 @@ _TIMING_LINE = re.compile(rf"\s*{_TIMESTAMP}\s*-->\s*{_TIMESTAMP}(?:[ \t].*)?")
 _CUE_NUMBER = re.compile(r"[0-9]+")
 _TAG = re.compile(r"<[^>\n]*>")
 _ASS_OVERRIDE = re.compile(r"\{\\[^}\n]*\}")
+# C0 and C1 control characters (tab and newline are whitespace, also dropped).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # YouTube's auto-captions time each word: "word<00:00:01.500><c> next</c>".
 _WORD_TIMING = re.compile(r"<(?:[0-9]+:)?[0-9]{2}:[0-9]{2}\.[0-9]{3}>")
 _VTT_SKIPPED_BLOCK = re.compile(r"(?:NOTE|STYLE|REGION)(?:\s|$)")
 _VTT_LANGUAGE = re.compile(r"Language:\s*(" + _LANGUAGE_PART + r")\s*$", re.IGNORECASE)
 
 
+# UTF-32's byte order marks begin with UTF-16's: they are tested first.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# A well-formed multi-byte UTF-8 character.
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
 def _decode(path: Path, data: bytes) -> str:
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise TranscriptFileError(path, "broken UTF-16 text") from exc
+    """The text of a transcript file: UTF-8; UTF-16/32 with a BOM; else Windows-1252.
+
+    A file that is not valid UTF-8 is read as Windows-1252 (what old subtitle
+    tools wrote) only when it holds no more well-formed UTF-8 characters than
+    invalid bytes: a UTF-8 file with damaged bytes is an error naming the
+    line, never silently turned into mojibake.
+    """
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise TranscriptFileError(
+                    path, f"broken {encoding.upper()} text at byte {exc.start}"
+                ) from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        try:
-            # Old subtitle tools wrote Windows-1252; better mojibake than nothing.
-            return data.decode("cp1252")
-        except UnicodeDecodeError:
-            line = data[: exc.start].count(b"\n") + 1
-            raise TranscriptFileError(path, "not UTF-8 text", line) from exc
+        line = data[: exc.start].count(b"\n") + 1
+        utf8 = len(_UTF8_MULTIBYTE.findall(data))
+        invalid = data.decode("utf-8", "replace").count("\ufffd") - data.count(b"\xef\xbf\xbd")
+        if utf8 <= invalid:
+            with contextlib.suppress(UnicodeDecodeError):
+                return data.decode("cp1252")
+        raise TranscriptFileError(
+            path,
+            f"not UTF-8 text (byte {exc.start} is invalid); convert the file to UTF-8, "
+            "e.g. iconv -f ENCODING -t UTF-8",
+            line,
+        ) from exc
 
 
 def _detect_format(path: Path, text: str) -> Literal["srt", "vtt", "json"]:
@@ -904,9 +1110,24 @@ def _parse_cues(lines: list[str], first: int, path: Path, *, vtt: bool) -> list[
     return cues
 
 
+def _clean_text(text: str) -> str:
+    """*text* without control characters, its runs of whitespace made single spaces."""
+    return " ".join(_CONTROL_CHARACTERS.sub(" ", text).split())
+
+
 def _clean_line(line: str) -> str:
-    text = _ASS_OVERRIDE.sub("", _TAG.sub("", line))
-    return " ".join(html.unescape(text).split())
+    text = _remove(_ASS_OVERRIDE, "}", _remove(_TAG, ">", line))
+    return _clean_text(html.unescape(text))
+
+
+def _remove(pattern: re.Pattern[str], closing: str, line: str) -> str:
+    """``pattern.sub("", line)`` for a pattern that ends with its first *closing* character.
+
+    Only the part up to the last *closing* is searched: after it no match can
+    end, and trying every opening there ("<<<<...") would take quadratic time.
+    """
+    end = line.rfind(closing) + 1
+    return pattern.sub("", line[:end]) + line[end:] if end else line
 
 
 def _new_lines(previous: list[str], current: list[str]) -> list[str]:
@@ -914,18 +1135,52 @@ def _new_lines(previous: list[str], current: list[str]) -> list[str]:
 
     YouTube's auto-captions roll: each cue repeats the line before it (and
     short "snapshot" cues repeat the whole display), so a cue whose first lines
-    are the previous cue's last lines only adds what follows them.
+    are the previous cue's last lines only adds what follows them. The longest
+    such overlap wins; its last line may also have grown word by word.
     """
-    for overlap in range(min(len(previous), len(current)), 0, -1):
-        if previous[-overlap:-1] != current[: overlap - 1]:
-            continue
-        shown, line = previous[-1], current[overlap - 1]
+    if not previous or not current:
+        return current
+    shown = previous[-1]
+    grown = shown + " "
+    # Overlaps of k lines: previous[-k:-1] == current[:k-1], and current[k-1]
+    # shows previous[-1] (or grows it), longest first.
+    for repeated in _suffix_prefix_overlaps(previous[:-1], current, len(current) - 1):
+        line = current[repeated]
         if line == shown:
-            return current[overlap:]
-        if line.startswith(shown + " "):
+            return current[repeated + 1 :]
+        if line.startswith(grown):
             # The last line grew word by word: keep only the words it added.
-            return [line[len(shown) :].strip(), *current[overlap:]]
+            return [line[len(shown) :].strip(), *current[repeated + 1 :]]
     return current
+
+
+def _suffix_prefix_overlaps(before: list[str], after: list[str], limit: int) -> Iterator[int]:
+    """Every n <= *limit* with ``before[len(before) - n:] == after[:n]``, largest first (0 last).
+
+    The Knuth-Morris-Pratt failure function of ``after[:limit]``, then a scan of
+    *before*: linear in the two lengths, where comparing every overlap would be
+    quadratic (a cue of 10,000 repeated lines).
+    """
+    pattern = after[: max(0, min(limit, len(before)))]
+    failure = [0] * len(pattern)
+    matched = 0
+    for index in range(1, len(pattern)):
+        while matched and pattern[index] != pattern[matched]:
+            matched = failure[matched - 1]
+        if pattern[index] == pattern[matched]:
+            matched += 1
+        failure[index] = matched
+    matched = 0
+    # Only the last len(pattern) lines of *before* can take part in an overlap.
+    for line in before[len(before) - len(pattern) :] if pattern else ():
+        while matched and (matched == len(pattern) or line != pattern[matched]):
+            matched = failure[matched - 1]
+        if line == pattern[matched]:
+            matched += 1
+    while matched:
+        yield matched
+        matched = failure[matched - 1]
+    yield 0
 
 
 def _segments_from_cues(cues: list[_Cue]) -> tuple[list[Segment], int]:
@@ -1027,25 +1282,39 @@ def _parse_json(text: str, path: Path) -> _ParsedFile:
                 path,
                 f"item {position} needs a \"start\" and \"duration\" in seconds (numbers >= 0)",
             )
-        words = " ".join(item["text"].split())
+        words = _clean_text(item["text"])
         if words:
             segments.append(Segment(words, start, duration))
     segments.sort(key=lambda segment: segment.start)
 
     def text_field(name: str) -> str | None:
         value = meta.get(name)
-        return value if isinstance(value, str) and value.strip() else None
+        return _clean_text(value) or None if isinstance(value, str) else None
 
     generated = meta.get("is_generated")
-    vid = text_field("video_id")
     return _ParsedFile(
         segments,
         is_generated=generated if isinstance(generated, bool) else False,
         language_code=text_field("language_code"),
         language=text_field("language"),
-        video_id=vid if vid and re.fullmatch(r"[\w.:-]{1,128}", vid) else None,
+        video_id=_declared_video_id(meta.get("video_id"), path),
         title=text_field("title"),
         channel=text_field("channel"),
+    )
+
+
+def _declared_video_id(value: Any, path: Path) -> str | None:
+    """The ``video_id`` field of a JSON transcript, which must be a valid ID when present."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and _is_valid_video_id(value.strip()):
+        return value.strip()
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    raise TranscriptFileError(
+        path,
+        f'its "video_id" field, {shown}, is not a video ID: use an 11-character YouTube '
+        f"ID, or an ID of your own ({_OWN_ID_RULE}), or remove the field to have ytqa "
+        "derive one",
     )
 
 
@@ -1179,7 +1448,7 @@ def _fetch_from_youtube(
         segments=tuple(
             Segment(text, float(snippet.start), float(snippet.duration))
             for snippet in fetched.snippets
-            if (text := " ".join(snippet.text.split()))
+            if (text := _clean_text(snippet.text))
         ),
         language=fetched.language,
         language_code=fetched.language_code,
@@ -1386,6 +1655,6 @@ def _fetch_title(session: requests.Session, video_id: str) -> tuple[str | None, 
         return None, None
     title, channel = data.get("title"), data.get("author_name")
     return (
-        title.strip() or None if isinstance(title, str) else None,
-        channel.strip() or None if isinstance(channel, str) else None,
+        _clean_text(title) or None if isinstance(title, str) else None,
+        _clean_text(channel) or None if isinstance(channel, str) else None,
     )
