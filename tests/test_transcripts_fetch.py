@@ -363,8 +363,9 @@ def test_control_characters_in_captions_are_dropped(youtube: FakeYouTube) -> Non
 
     transcript = load_transcript(VIDEO)
 
-    assert transcript.segments == (Segment("clear 2J the screen", 0.0, 1.0),)
-    assert (transcript.title, transcript.channel) == ("Owned ]0;x", "C")
+    # Whole escape sequences go, so no visible remainder ("2J") is left either.
+    assert transcript.segments == (Segment("clear the screen", 0.0, 1.0),)
+    assert (transcript.title, transcript.channel) == ("Owned0;x", "C")
 
 
 def test_client_error_is_not_retried(youtube: FakeYouTube) -> None:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from ytqa._terminal import one_line
 from ytqa.config import MAX_TRANSCRIPT_BYTES_ENV, cache_dir, max_transcript_bytes, ytqa_home
 from ytqa.errors import (
     AgeRestrictedError,
@@ -976,8 +977,6 @@ _TIMING_LINE = re.compile(rf"\s*{_TIMESTAMP}\s*-->\s*{_TIMESTAMP}(?:[ \t].*)?")
 _CUE_NUMBER = re.compile(r"[0-9]+")
 _TAG = re.compile(r"<[^>\n]*>")
 _ASS_OVERRIDE = re.compile(r"\{\\[^}\n]*\}")
-# C0 and C1 control characters (tab and newline are whitespace, also dropped).
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # YouTube's auto-captions time each word: "word<00:00:01.500><c> next</c>".
 _WORD_TIMING = re.compile(r"<(?:[0-9]+:)?[0-9]{2}:[0-9]{2}\.[0-9]{3}>")
 _VTT_SKIPPED_BLOCK = re.compile(r"(?:NOTE|STYLE|REGION)(?:\s|$)")
@@ -1111,8 +1110,9 @@ def _parse_cues(lines: list[str], first: int, path: Path, *, vtt: bool) -> list[
 
 
 def _clean_text(text: str) -> str:
-    """*text* without control characters, its runs of whitespace made single spaces."""
-    return " ".join(_CONTROL_CHARACTERS.sub(" ", text).split())
+    """*text* without escape sequences or control characters (whatever prints it later,
+    a terminal, a page or a prompt), its runs of whitespace made single spaces."""
+    return one_line(text)
 
 
 def _clean_line(line: str) -> str:
