@@ -30,8 +30,9 @@ __all__ = ["EXIT_CODES", "main"]
 EXIT_CODES = {
     0: "success",
     1: "a ytqa error not listed below, or some sources failed to ingest",
-    2: "bad input: unknown option, invalid video ID or URL, bad transcript or QA file",
-    3: "YouTube has no usable transcript (unavailable video, captions disabled, language)",
+    2: "bad input: unknown option, invalid video ID or URL, bad transcript, media or QA file",
+    3: "YouTube has no usable transcript (unavailable video, captions disabled, language), "
+    "or the audio of a video without captions cannot be downloaded",
     4: "YouTube could not be reached or blocked the request (see --proxy)",
     5: "a model or optional package is missing or misconfigured",
     6: "the index cannot be used as asked (e.g. built with another model)",
@@ -187,6 +188,9 @@ class _SpeechProgress:
             self._progress.reset(self._task, total=total, completed=0)
         else:
             self._progress.update(self._task, total=total, completed=done)
+        if done >= total:  # this recording is done: no bar while its chunks are embedded
+            self._progress.stop()
+            self._progress = None
 
     def settings(self, asr: str, asr_model: str | None) -> Any:
         """The library's speech-to-text settings of --asr and --asr-model, with this bar."""
