@@ -11,7 +11,9 @@ own), through the path a user's file takes: ``ytqa.asr.transcribe_file`` (decodi
 with PyAV, voice-activity filter, word timestamps, cues), never from the cache.
 
 Printed per model: audio seconds transcribed per wall second (the model loaded
-beforehand, the load time beside it), word error rate against the script, the error
+beforehand, the load time beside it), CPU seconds spent per audio second (all
+threads; on a shared machine this is steadier than the wall time, and on an idle
+one the wall speed is about cores / this), word error rate against the script, the error
 of each sentence's first cue against the sentence's true start (mean and max), and
 the peak resident memory of the process. Targets on a 2-core CPU: tiny.en at least
 20x real time, base at least 10x.
@@ -46,9 +48,10 @@ def run_one(model: str, audio: Path, script: Path, device: str | None) -> dict[s
     started = time.perf_counter()
     whisper_model(settings)
     load = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     transcript = transcribe_file(audio, asr=settings, refresh=True)
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     starts = [cue.start for cue in transcript.segments]
     errors = [min(abs(s - true) for s in starts) for true in expected["starts"]]
     return {
@@ -59,6 +62,7 @@ def run_one(model: str, audio: Path, script: Path, device: str | None) -> dict[s
         "load_s": load,
         "wall_s": wall,
         "speed": expected["duration"] / wall,
+        "cpu_s": cpu,
         "wer": word_error_rate(expected["text"], transcript.text),
         "start_error_mean_s": sum(errors) / len(errors),
         "start_error_max_s": max(errors),
@@ -97,8 +101,8 @@ def main() -> None:
             f"{len(spoken.sentences)} sentences; {os.cpu_count()} CPU cores"
         )
         header = (
-            f"{'model':<9} {'device':<11} {'speed':>8} {'target':>7} {'load':>6} {'WER':>6} "
-            f"{'start err mean/max':>19} {'peak RSS':>9}"
+            f"{'model':<9} {'device':<11} {'speed':>8} {'target':>7} {'CPU s/audio s':>14} "
+            f"{'load':>6} {'WER':>6} {'start err mean/max':>19} {'peak RSS':>9}"
         )
         print(header)
         for model in [m.strip() for m in args.models.split(",") if m.strip()]:
@@ -123,6 +127,7 @@ def main() -> None:
             print(
                 f"{model:<9} {row['device'] + '/' + row['compute_type']:<11} "
                 f"{row['speed']:>7.1f}x {(f'{target:.0f}x' if target else '-'):>7} "
+                f"{row['cpu_s'] / row['audio_s']:>14.3f} "
                 f"{row['load_s']:>5.1f}s {row['wer']:>6.1%} "
                 f"{row['start_error_mean_s']:>8.2f}/{row['start_error_max_s']:.2f} s "
                 f"{row['peak_rss_mib']:>6.0f} MiB"

