@@ -46,6 +46,7 @@ from ytqa.errors import (
     VideoUnplayableError,
     YtqaError,
 )
+from ytqa.models import _looks_like_path  # the embedding models' rule for "a folder"
 from ytqa.video import format_timestamp, watch_url
 
 if TYPE_CHECKING:
@@ -263,12 +264,6 @@ def _cuda_devices() -> int:
         return int(ctranslate2.get_cuda_device_count())
     except Exception:  # a broken CUDA install: run on the CPU
         return 0
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.startswith((".", "~", "/", "\\")) or (len(name) > 1 and name[1] == ":") or Path(
-        name
-    ).is_dir()
 
 
 def whisper_location(model: str) -> str:
