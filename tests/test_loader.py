@@ -62,6 +62,7 @@ def test_one_document_per_video_with_metadata(youtube: responses.RequestsMock) -
         "language": "German",
         "language_code": "de",
         "is_generated": False,
+        "captions": "manual",
     }
     assert all(isinstance(v, (str, int, float, bool)) for v in document.metadata.values())
 

@@ -222,7 +222,8 @@ def test_player_failures_become_ytqa_errors(
     youtube.player(asset)
 
     with pytest.raises(error_type) as caught:
-        load_transcript(VIDEO)
+        # asr="never": without captions, speech-to-text would step in (tests/test_asr_youtube.py).
+        load_transcript(VIDEO, asr="never")
 
     assert advice in str(caught.value)
     assert VIDEO in str(caught.value)

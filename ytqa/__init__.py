@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ytqa.errors import (
     AgeRestrictedError,
+    AudioDownloadError,
+    AudioTooLongError,
     ChainConfigurationError,
     ChunkingError,
     EmbeddingModelError,
@@ -23,12 +25,15 @@ from ytqa.errors import (
     InvalidPromptError,
     InvalidVideoIdError,
     LLMConfigurationError,
+    MediaFileError,
     MissingDependencyError,
     NetworkError,
+    NoCaptionsError,
     NoTranscriptFoundError,
     PlaylistError,
     PoTokenRequiredError,
     RequestBlockedError,
+    SpeechToTextError,
     TranscriptCacheMissError,
     TranscriptError,
     TranscriptFileError,
@@ -45,6 +50,7 @@ from ytqa.transcripts import Segment, Transcript
 from ytqa.video import format_timestamp, parse_video_id, watch_url
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ytqa.asr import SpeechToText
     from ytqa.chain import build_chain, build_retriever
     from ytqa.chunking import chunk_transcript
     from ytqa.compare import compare_models
@@ -63,6 +69,7 @@ _LAZY: dict[str, str] = {
     "read_transcript_file": "ytqa.transcripts",
     "expand_sources": "ytqa.transcripts",
     "YouTubeTranscriptLoader": "ytqa.loader",
+    "SpeechToText": "ytqa.asr",
     "chunk_transcript": "ytqa.chunking",
     "compare_models": "ytqa.compare",
     "get_embeddings": "ytqa.models",
@@ -80,6 +87,8 @@ __all__ = [
     "DEFAULT_MODEL",
     "EMBEDDING_MODELS",
     "AgeRestrictedError",
+    "AudioDownloadError",
+    "AudioTooLongError",
     "ChainConfigurationError",
     "ChunkingError",
     "EmbeddingModelError",
@@ -90,13 +99,17 @@ __all__ = [
     "InvalidPromptError",
     "InvalidVideoIdError",
     "LLMConfigurationError",
+    "MediaFileError",
     "MissingDependencyError",
     "NetworkError",
+    "NoCaptionsError",
     "NoTranscriptFoundError",
     "PlaylistError",
     "PoTokenRequiredError",
     "RequestBlockedError",
     "Segment",
+    "SpeechToText",
+    "SpeechToTextError",
     "Transcript",
     "TranscriptCacheMissError",
     "TranscriptError",

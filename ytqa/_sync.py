@@ -109,10 +109,12 @@ def cached_transcript(record: dict[str, Any]) -> Transcript:
             transcript.source == source
             and transcript.language_code == record.get("language")
             and transcript.is_generated == bool(record.get("is_generated"))
+            and (transcript.asr_model or "") == (record.get("asr_model") or "")
         ):
             return transcript
     if source != "youtube" and Path(source).is_file():
-        return load_transcript(source, video_id=video_id)
+        # A recording is transcribed again with the Whisper model that made the record.
+        return load_transcript(source, video_id=video_id, asr_model=record.get("asr_model") or None)
     raise TranscriptCacheMissError(video_id, video_cache_dir(video_id))
 
 

@@ -56,6 +56,7 @@ from ytqa.store import VideoIndex
 from ytqa.video import format_timestamp, parse_video_id
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ytqa.asr import AsrMode, SpeechToText
     from ytqa.models import EmbeddingPreset
 
 __all__ = [
@@ -630,6 +631,8 @@ def build_retriever(
     proxy: str | None = None,
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
+    asr: AsrMode | SpeechToText | None = None,
+    asr_model: str | None = None,
 ) -> VideoRetriever:
     """Return a LangChain retriever over the videos, indexing those not indexed yet.
 
@@ -649,6 +652,10 @@ def build_retriever(
             *persist_directory* and *client* (default: the embedded index under the
             ytqa home).
         languages, translate_to, proxy: How transcripts of new videos are fetched.
+        asr, asr_model: Speech-to-text for audio and video files and for YouTube videos
+            without captions (``"auto"``, ``"always"``, ``"never"`` or a
+            :class:`~ytqa.asr.SpeechToText`; the Whisper model), as for
+            :func:`ytqa.load_transcript`.
         window: Neighbouring chunks returned on each side of each matching chunk
             (0: the matching chunk alone).
         cite_lead: Seconds before the matching chunk that each result's ``url``
@@ -669,7 +676,13 @@ def build_retriever(
         _ingest(
             opened,
             videos,
-            {"languages": tuple(languages), "translate_to": translate_to, "proxy": proxy},
+            {
+                "languages": tuple(languages),
+                "translate_to": translate_to,
+                "proxy": proxy,
+                "asr": asr,
+                "asr_model": asr_model,
+            },
         )
     else:
         # Swapping presets is one argument: embed what other presets hold (cache, no HTTP).
@@ -813,6 +826,8 @@ def build_chain(
     verbose: bool = False,
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
+    asr: AsrMode | SpeechToText | None = None,
+    asr_model: str | None = None,
 ) -> RetrievalQA:
     """Return a RetrievalQA chain that answers questions about *videos*, citing moments.
 
@@ -823,7 +838,8 @@ def build_chain(
 
     Args:
         videos, model, k, search_type, search_kwargs, video_ids, index,
-        persist_directory, client, languages, translate_to, proxy, window, cite_lead: As for
+        persist_directory, client, languages, translate_to, proxy, window, cite_lead, asr,
+        asr_model: As for
             :func:`build_retriever` (videos not indexed yet are indexed first).
         llm: The language model: a LangChain model, ``"provider:model"``,
             ``"hf:<model>"`` or ``None`` for the default (see :func:`ytqa.resolve_llm`).
@@ -870,6 +886,8 @@ def build_chain(
         proxy=proxy,
         window=window,
         cite_lead=cite_lead,
+        asr=asr,
+        asr_model=asr_model,
     )
     model_instance = resolve_llm(llm, **dict(llm_options or {}))
     # RetrievalQA and the combine-documents chains are deprecated in favour of

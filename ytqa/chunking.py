@@ -151,8 +151,9 @@ def chunk_transcript(
     Every document's metadata holds ``video_id``, ``start`` and ``end``
     (seconds), ``url`` and ``source`` (the link that opens the video at
     ``start``), ``title`` and ``channel`` when known (absent otherwise: Chroma
-    stores no None), ``language`` (the language code), ``is_generated`` and
-    ``chunk_index``.
+    stores no None), ``language`` (the language code), ``is_generated``,
+    ``captions`` (``manual``, ``generated`` or ``asr``), ``asr_model`` for
+    speech-to-text, and ``chunk_index``.
 
     Raises:
         ChunkingError: ``max_tokens`` or ``overlap_tokens`` is out of range.
@@ -194,7 +195,10 @@ def chunk_transcript(
         "video_id": transcript.video_id,
         "language": transcript.language_code,
         "is_generated": bool(transcript.is_generated),
+        "captions": transcript.captions,
     }
+    if transcript.asr_model is not None:
+        base["asr_model"] = transcript.asr_model
     if transcript.title is not None:
         base["title"] = transcript.title
     if transcript.channel is not None:

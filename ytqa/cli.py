@@ -34,8 +34,9 @@ EXIT_CODES = {
     0: "success",
     1: "a ytqa error not listed below, some sources failed to ingest, "
     "or a video to remove is not in the index",
-    2: "bad input: unknown option, invalid video ID or URL, bad transcript or QA file",
-    3: "YouTube has no usable transcript (unavailable video, captions disabled, language)",
+    2: "bad input: unknown option, invalid video ID or URL, bad transcript, media or QA file",
+    3: "YouTube has no usable transcript (unavailable video, captions disabled, language), "
+    "or the audio of a video without captions cannot be downloaded",
     4: "YouTube could not be reached or blocked the request (see --proxy)",
     5: "a model or optional package is missing or misconfigured",
     6: "the index cannot be used as asked (e.g. built with another model)",
@@ -163,10 +164,78 @@ def fetch_options(f: F) -> F:
             help="HTTP(S) proxy for YouTube, e.g. http://user:pass@host:port "
             "(for blocked IPs; see docs/troubleshooting.md).",
         ),
+        # Speech-to-text (ytqa[asr]): see docs/speech-to-text.md.
+        click.option(
+            "--asr",
+            "asr",
+            type=click.Choice(["auto", "always", "never"]),
+            default="auto",
+            show_default=True,
+            envvar="YTQA_ASR",
+            show_envvar=True,
+            help="Speech-to-text of YouTube videos: when they have no captions (auto), "
+            "instead of captions (always), or not at all (never). Audio and video files "
+            "are always transcribed.",
+        ),
+        click.option(
+            "--asr-model",
+            metavar="NAME|PATH",
+            envvar="YTQA_ASR_MODEL",
+            show_envvar=True,
+            help="Whisper model of speech-to-text: tiny.en, base, small, medium, large-v3, "
+            "turbo, or a folder [default: base on a CPU, turbo on a GPU].",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
     return f
+
+
+class _SpeechProgress:
+    """A progress bar over audio seconds, with an ETA, while speech-to-text runs (stderr)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _SpeechProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, done: float, total: float) -> None:
+        if not self._enabled:
+            return
+        if self._progress is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("speech-to-text"),
+                BarColumn(),
+                TextColumn("{task.completed:.0f}/{task.total:.0f} s of audio"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("speech-to-text", total=total)
+        if done == 0:  # a new recording begins
+            self._progress.reset(self._task, total=total, completed=0)
+        else:
+            self._progress.update(self._task, total=total, completed=done)
+        if done >= total:  # this recording is done: no bar while its chunks are embedded
+            self._progress.stop()
+            self._progress = None
+
+    def settings(self, asr: str, asr_model: str | None) -> Any:
+        """The library's speech-to-text settings of --asr and --asr-model, with this bar."""
+        from ytqa.asr import SpeechToText
+
+        return SpeechToText(asr, model=asr_model, progress=self)  # type: ignore[arg-type]
 
 
 def json_option(f: F) -> F:
@@ -287,28 +356,32 @@ def ask(
     languages: tuple[str, ...],
     translate_to: str | None,
     proxy: str | None,
+    asr: str,
+    asr_model: str | None,
     as_json: bool,
 ) -> None:
     """Answer QUESTION from the videos SOURCES (or from everything indexed).
 
-    SOURCES are video URLs or IDs, playlist URLs, transcript files or folders;
-    those not indexed yet are indexed first.
+    SOURCES are video URLs or IDs, playlist URLs, transcript files, audio or
+    video files, or folders; those not indexed yet are indexed first.
     """
     from ytqa.chain import build_chain
 
     # The LLM loads once the sources are indexed: a source that cannot be had
     # (YouTube unreachable, a bad file) is reported before a minute of loading.
-    chain = build_chain(
-        list(sources) or None,
-        model=model,
-        llm=llm,
-        llm_options=_parse_llm_options(llm_options),
-        k=k,
-        index=_open_index(model, chroma_server),
-        languages=languages,
-        translate_to=translate_to,
-        proxy=proxy,
-    )
+    with _SpeechProgress(not as_json) as speech:
+        chain = build_chain(
+            list(sources) or None,
+            model=model,
+            llm=llm,
+            llm_options=_parse_llm_options(llm_options),
+            k=k,
+            index=_open_index(model, chroma_server),
+            languages=languages,
+            translate_to=translate_to,
+            proxy=proxy,
+            asr=speech.settings(asr, asr_model),
+        )
     result = chain.invoke({"query": question})
     documents = result.get("source_documents", [])
     if as_json:
@@ -340,6 +413,8 @@ def search(
     languages: tuple[str, ...],
     translate_to: str | None,
     proxy: str | None,
+    asr: str,
+    asr_model: str | None,
     as_json: bool,
 ) -> None:
     """Show the passages of SOURCES (or of everything indexed) that best match QUERY.
@@ -349,15 +424,17 @@ def search(
     """
     from ytqa.chain import build_retriever
 
-    retriever = build_retriever(
-        list(sources) or None,
-        model=model,
-        k=k,
-        index=_open_index(model, chroma_server),
-        languages=languages,
-        translate_to=translate_to,
-        proxy=proxy,
-    )
+    with _SpeechProgress(not as_json) as speech:
+        retriever = build_retriever(
+            list(sources) or None,
+            model=model,
+            k=k,
+            index=_open_index(model, chroma_server),
+            languages=languages,
+            translate_to=translate_to,
+            proxy=proxy,
+            asr=speech.settings(asr, asr_model),
+        )
     documents = retriever.invoke(query)
     if as_json:
         _echo_json({"query": query, "results": [_document_json(d) for d in documents]})
@@ -392,23 +469,28 @@ def ingest(
     languages: tuple[str, ...],
     translate_to: str | None,
     proxy: str | None,
+    asr: str,
+    asr_model: str | None,
     refresh: bool,
     as_json: bool,
 ) -> None:
-    """Index SOURCES: video URLs or IDs, playlist URLs, transcript files or folders.
+    """Index SOURCES: video URLs or IDs, playlist URLs, transcript files, audio or
+    video files (speech-to-text), or folders of them.
 
     Videos already indexed with the same model are skipped. One failing video
     does not stop the others; the exit status is 1 if any failed.
     """
     index = _open_index(model, chroma_server)
-    report = index.add_many(
-        list(sources),
-        languages=languages,
-        translate_to=translate_to,
-        proxy=proxy,
-        refresh=refresh,
-        progress=not as_json,
-    )
+    with _SpeechProgress(not as_json) as speech:
+        report = index.add_many(
+            list(sources),
+            languages=languages,
+            translate_to=translate_to,
+            proxy=proxy,
+            refresh=refresh,
+            progress=not as_json,
+            asr=speech.settings(asr, asr_model),
+        )
     _print_report(report, model, as_json=as_json, skipped="skipped", list_skipped=True)
     if report.failed:
         sys.exit(1)
@@ -460,6 +542,8 @@ def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
     width = max((len(", ".join(presets.get(r.video_id, []))) for r in records), default=0)
     for record in records:
         kind = "auto" if record.is_generated else "uploaded"
+        if record.asr_model:
+            kind = f"speech-to-text {record.asr_model}"
         held_by = ", ".join(presets.get(record.video_id, []))
         console.print(_one_line(f"{record.video_id}  {record.chunks:>5} chunks  ")
                       + _one_line(f"{record.language} ({kind})")

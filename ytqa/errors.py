@@ -13,6 +13,8 @@ from pathlib import Path
 
 __all__ = [
     "AgeRestrictedError",
+    "AudioDownloadError",
+    "AudioTooLongError",
     "ChainConfigurationError",
     "ChunkingError",
     "EmbeddingModelError",
@@ -21,12 +23,15 @@ __all__ = [
     "InvalidPromptError",
     "InvalidVideoIdError",
     "LLMConfigurationError",
+    "MediaFileError",
     "MissingDependencyError",
     "NetworkError",
+    "NoCaptionsError",
     "NoTranscriptFoundError",
     "PlaylistError",
     "PoTokenRequiredError",
     "RequestBlockedError",
+    "SpeechToTextError",
     "TranscriptCacheMissError",
     "TranscriptError",
     "TranscriptFileError",
@@ -333,3 +338,75 @@ class ChunkingError(YtqaError):
     """
 
     exit_code = 2
+
+
+# --- speech-to-text (ytqa.asr) -------------------------------------------------------
+
+
+class NoCaptionsError(TranscriptsDisabledError):
+    """A video has no captions, and speech-to-text (the ``ytqa[asr]`` extra) is not installed."""
+
+    def __init__(self, video_id: str) -> None:
+        TranscriptError.__init__(
+            self,
+            f"Video {video_id} has no captions on YouTube. ytqa can transcribe its audio "
+            "instead: install speech-to-text with `pip install 'ytqa[asr]'` and run again, "
+            "or pass a transcript file you made yourself.",
+            video_id,
+        )
+
+
+class MediaFileError(YtqaError, ValueError):
+    """An audio or video file cannot be transcribed: no audio stream, undecodable, truncated."""
+
+    exit_code = 2
+
+    def __init__(self, path: str | Path, problem: str, advice: str | None = None) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        todo = advice or (
+            "Check that it plays in a media player, then copy or download it again, "
+            "or convert it to .wav, .mp3 or .m4a."
+        )
+        super().__init__(f"Cannot transcribe {self.path}: {problem}. {todo}")
+
+
+class AudioTooLongError(YtqaError, ValueError):
+    """The audio is longer than the speech-to-text limit (``max_duration``)."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, duration: float, limit: float) -> None:
+        from ytqa.video import format_timestamp
+
+        self.source = source
+        self.duration = duration
+        self.limit = limit
+        super().__init__(
+            f"{source} has {format_timestamp(duration)} of audio, more than the speech-to-text "
+            f"limit of {format_timestamp(limit)}. Raise the limit with "
+            "SpeechToText(max_duration=SECONDS) or YTQA_ASR_MAX_DURATION=SECONDS, "
+            "or cut the recording into parts."
+        )
+
+
+class SpeechToTextError(YtqaError):
+    """The speech-to-text settings or the Whisper model cannot be used as asked."""
+
+    exit_code = 5
+
+
+class AudioDownloadError(TranscriptError):
+    """yt-dlp could not download a video's audio for speech-to-text."""
+
+    def __init__(self, video_id: str, reason: str, advice: str | None = None) -> None:
+        self.reason = reason
+        todo = advice or (
+            "Upgrade yt-dlp (pip install -U yt-dlp) and retry, or download the audio "
+            "yourself and pass the file."
+        )
+        super().__init__(
+            f"Could not download the audio of video {video_id} for speech-to-text: "
+            f"{reason}. {todo}",
+            video_id,
+        )

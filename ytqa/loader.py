@@ -20,6 +20,8 @@ from ytqa.transcripts import Captions, Transcript, expand_sources, load_transcri
 if TYPE_CHECKING:
     from youtube_transcript_api.proxies import ProxyConfig
 
+    from ytqa.asr import AsrMode, SpeechToText
+
 __all__ = ["YouTubeTranscriptLoader", "transcript_metadata"]
 
 logger = logging.getLogger(__name__)
@@ -36,11 +38,13 @@ def transcript_metadata(transcript: Transcript) -> dict[str, Any]:
         "language": transcript.language,
         "language_code": transcript.language_code,
         "is_generated": transcript.is_generated,
+        "captions": transcript.captions,
     }
     optional = {
         "title": transcript.title,
         "channel": transcript.channel,
         "translated_from": transcript.translated_from,
+        "asr_model": transcript.asr_model,
     }
     metadata.update({key: value for key, value in optional.items() if value is not None})
     return metadata
@@ -53,8 +57,10 @@ class YouTubeTranscriptLoader(BaseLoader):
     ``ytqa[playlists]`` extra), transcript files or folders of them. The
     Document's text is the full transcript; its metadata holds ``video_id``,
     ``source``/``url`` (the watch link), ``start``/``end`` (seconds),
-    ``language``, ``language_code``, ``is_generated`` and, when known,
-    ``title``, ``channel`` and ``translated_from``.
+    ``language``, ``language_code``, ``is_generated``, ``captions`` and, when
+    known, ``title``, ``channel``, ``translated_from`` and ``asr_model``.
+    ``asr`` and ``asr_model`` choose speech-to-text as in
+    :func:`ytqa.load_transcript` (audio and video files are sources too).
 
     >>> loader = YouTubeTranscriptLoader(["https://youtu.be/dQw4w9WgXcQ"])  # doctest: +SKIP
     >>> [doc.metadata["title"] for doc in loader.lazy_load()]               # doctest: +SKIP
@@ -73,6 +79,8 @@ class YouTubeTranscriptLoader(BaseLoader):
         proxy: str | ProxyConfig | None = None,
         refresh: bool = False,
         continue_on_failure: bool = False,
+        asr: AsrMode | SpeechToText | None = None,
+        asr_model: str | None = None,
     ) -> None:
         if isinstance(sources, (str, os.PathLike)):
             sources = [sources]
@@ -83,6 +91,8 @@ class YouTubeTranscriptLoader(BaseLoader):
         self.proxy = proxy
         self.refresh = refresh
         self.continue_on_failure = continue_on_failure
+        self.asr = asr
+        self.asr_model = asr_model
 
     def lazy_load(self) -> Iterator[Document]:
         """Yield one Document per video, fetching (or reading the cache) as it goes."""
@@ -108,6 +118,8 @@ class YouTubeTranscriptLoader(BaseLoader):
                         captions=self.captions,
                         proxy=self.proxy,
                         refresh=self.refresh,
+                        asr=self.asr,
+                        asr_model=self.asr_model,
                     )
                 except YtqaError as exc:
                     self._skip_or_raise(item, exc)

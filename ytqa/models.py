@@ -298,13 +298,22 @@ def model_location(preset: EmbeddingPreset | str) -> str:
     local = Path(name).expanduser()
     if _looks_like_path(name):
         return str(local)
+    candidate = models_dir_folder(preset.base_name) or _packaged_folder(name)
+    return name if candidate is None else str(candidate)
+
+
+def models_dir_folder(base_name: str) -> Path | None:
+    """``$YTQA_MODELS_DIR/<base_name>`` when that folder exists, else None.
+
+    The one rule for local weights, shared by the embedding models and the
+    Whisper models of speech-to-text (:mod:`ytqa.asr`).
+    """
     models_dir = os.environ.get(MODELS_DIR_ENV)
     if models_dir:
-        candidate = Path(models_dir).expanduser() / preset.base_name
+        candidate = Path(models_dir).expanduser() / base_name
         if candidate.is_dir():
-            return str(candidate)
-    packaged = _packaged_folder(name)
-    return str(packaged) if packaged is not None else name
+            return candidate
+    return None
 
 
 def _packaged_folder(model_name: str) -> Path | None:

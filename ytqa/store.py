@@ -95,6 +95,8 @@ from ytqa.transcripts import Transcript
 if TYPE_CHECKING:  # pragma: no cover - types only
     from langchain_chroma import Chroma
 
+    from ytqa.asr import AsrMode, SpeechToText
+
 __all__ = [
     "DEFAULT_WRITE_BATCH",
     "AddedVideo",
@@ -119,7 +121,7 @@ The fields of its video (:data:`VIDEO_FIELDS`) are kept once, in the manifest,
 and attached by the retrievers: every metadata key of a row costs Chroma time
 on each write (see ``docs/performance.md``)."""
 
-VIDEO_FIELDS = ("title", "channel", "language", "is_generated")
+VIDEO_FIELDS = ("title", "channel", "language", "is_generated", "captions", "asr_model")
 """Chunk metadata kept per video, in the manifest (see :meth:`VideoIndex.attach_video_metadata`)."""
 
 MANIFEST_SUFFIX = "-videos"
@@ -155,6 +157,10 @@ class VideoRecord:
     """Where the transcript came from: ``"youtube"`` or the file's path."""
     added_at: float = 0.0
     """Unix time at which the video became searchable."""
+    captions: str = ""
+    """``manual``, ``generated`` or ``asr`` (speech-to-text; "" for videos indexed before)."""
+    asr_model: str | None = None
+    """The Whisper model of a speech-to-text transcript."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -167,6 +173,8 @@ class VideoRecord:
             "chunks": self.chunks,
             "source": self.source,
             "added_at": self.added_at,
+            "captions": self.captions,
+            "asr_model": self.asr_model,
         }
 
 
@@ -680,11 +688,14 @@ class VideoIndex:
         max_tokens: int | None = None,
         overlap_tokens: int | None = None,
         progress: bool = False,
+        asr: AsrMode | SpeechToText | None = None,
+        asr_model: str | None = None,
     ) -> int:
         """Add one video and return how many chunks were written (0: already there).
 
         *source_or_transcript* is a video ID or URL, a transcript file, or a
-        :class:`~ytqa.Transcript`. The fetching options go to
+        :class:`~ytqa.Transcript`, or an audio or video file. The fetching
+        options (speech-to-text's ``asr`` and ``asr_model`` too) go to
         :func:`ytqa.transcripts.load_transcript`. ``max_tokens`` and
         ``overlap_tokens`` default to the settings the collection was made with
         (:attr:`chunking`).
@@ -699,7 +710,7 @@ class VideoIndex:
             YtqaError: a subclass saying why the transcript could not be had,
                 why the model could not embed, or why Chroma refused the write.
         """
-        fetch = _fetch_options(languages, translate_to, captions, proxy, refresh)
+        fetch = _fetch_options(languages, translate_to, captions, proxy, refresh, asr, asr_model)
         prepared = self._prepare(
             source_or_transcript, self._settings(max_tokens, overlap_tokens), fetch
         )
@@ -720,6 +731,8 @@ class VideoIndex:
         max_tokens: int | None = None,
         overlap_tokens: int | None = None,
         progress: bool = False,
+        asr: AsrMode | SpeechToText | None = None,
+        asr_model: str | None = None,
     ) -> IngestReport:
         """Add many videos; one that fails does not stop the others.
 
@@ -746,7 +759,7 @@ class VideoIndex:
                 items.extend(expand_sources([source], proxy=proxy))
             except YtqaError as error:
                 report.failed.append(FailedSource(str(source), error))
-        fetch = _fetch_options(languages, translate_to, captions, proxy, refresh)
+        fetch = _fetch_options(languages, translate_to, captions, proxy, refresh, asr, asr_model)
         # Videos planned but not yet written: written together, so that Chroma
         # and the manifest see one write per batch of chunks, not per video.
         group: list[tuple[str, _Plan]] = []
@@ -877,7 +890,8 @@ class VideoIndex:
         (for a YouTube source, known from the manifest without loading the transcript)."""
         if not isinstance(source, Transcript):
             known = None if fetch["refresh"] else self._already_indexed(
-                source, fetch["languages"], fetch["translate_to"], fetch["captions"], settings
+                source, fetch["languages"], fetch["translate_to"], fetch["captions"], settings,
+                fetch["asr"], fetch["asr_model"],
             )
             if known is not None:
                 return known
@@ -893,6 +907,8 @@ class VideoIndex:
         translate_to: str | None,
         captions: Captions,
         settings: ChunkSettings,
+        asr: AsrMode | SpeechToText | None = None,
+        asr_model: str | None = None,
     ) -> _Outcome | None:
         """The video when a YouTube *source* is indexed already as asked (no transcript load)."""
         from ytqa.video import is_video_id, parse_video_id
@@ -917,6 +933,8 @@ class VideoIndex:
             return None
         generated = bool(record.get("is_generated"))
         if (captions == "manual" and generated) or (captions == "generated" and not generated):
+            return None
+        if not _asr_as_asked(record, asr, asr_model):
             return None
         return _Outcome(video_id, record.get("title") or None, 0)
 
@@ -954,6 +972,8 @@ class VideoIndex:
             "channel": transcript.channel or "",
             "language": transcript.language_code,
             "is_generated": bool(transcript.is_generated),
+            "captions": transcript.captions,
+            "asr_model": transcript.asr_model or "",
             "source": transcript.source,
             "added_at": time.time(),
         }
@@ -1144,6 +1164,8 @@ def _fetch_options(
     captions: Captions,
     proxy: str | None,
     refresh: bool,
+    asr: AsrMode | SpeechToText | None = None,
+    asr_model: str | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of :func:`ytqa.transcripts.load_transcript` for an add."""
     return {
@@ -1152,6 +1174,8 @@ def _fetch_options(
         "captions": captions,
         "proxy": proxy,
         "refresh": refresh,
+        "asr": asr,
+        "asr_model": asr_model,
     }
 
 
@@ -1189,7 +1213,23 @@ def _record_from(meta: Any) -> VideoRecord:
         chunks=int(meta.get("chunks", 0)),
         source=str(meta.get("source", "")),
         added_at=float(meta.get("added_at", 0.0)),
+        captions=str(meta.get("captions") or ""),
+        asr_model=str(meta.get("asr_model") or "") or None,
     )
+
+
+def _asr_as_asked(
+    record: dict[str, Any], asr: AsrMode | SpeechToText | None, asr_model: str | None
+) -> bool:
+    """Whether an indexed video's transcript is of the kind the speech-to-text settings ask:
+    captions unless ``asr="always"``, speech-to-text only with the Whisper model asked."""
+    from ytqa.asr import speech_to_text
+
+    speech = speech_to_text(asr, asr_model)
+    recorded = record.get("asr_model") or None
+    if recorded is None:
+        return speech.mode != "always"
+    return speech.mode != "never" and recorded == speech.model_name
 
 
 def _drop_database(settings: Any, database: str) -> None:

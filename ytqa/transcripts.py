@@ -46,6 +46,7 @@ from ytqa.errors import (
     PlaylistError,
     PoTokenRequiredError,
     RequestBlockedError,
+    SpeechToTextError,
     TranscriptFileError,
     TranscriptsDisabledError,
     TranslationUnavailableError,
@@ -61,6 +62,8 @@ if TYPE_CHECKING:
     from youtube_transcript_api import Transcript as UpstreamTranscript
     from youtube_transcript_api import TranscriptList
     from youtube_transcript_api.proxies import ProxyConfig
+
+    from ytqa.asr import AsrMode, SpeechToText
 
 __all__ = [
     "Captions",
@@ -143,6 +146,8 @@ class Transcript:
     channel: str | None = None
     source: str = "youtube"
     translated_from: str | None = field(default=None)
+    asr_model: str | None = None
+    """The Whisper model that transcribed the speech (speech-to-text), else None."""
 
     @property
     def text(self) -> str:
@@ -153,6 +158,14 @@ class Transcript:
     def duration(self) -> float:
         """Second at which the last cue ends (0 for an empty transcript)."""
         return max((segment.end for segment in self.segments), default=0.0)
+
+    @property
+    def captions(self) -> Literal["manual", "generated", "asr"]:
+        """How the text was made: uploaded captions, YouTube's automatic ones, or ytqa's
+        speech-to-text (``asr``, see :attr:`asr_model`)."""
+        if self.asr_model:
+            return "asr"
+        return "generated" if self.is_generated else "manual"
 
     @property
     def is_youtube(self) -> bool:
@@ -182,6 +195,8 @@ class Transcript:
                 {"text": s.text, "start": s.start, "duration": s.duration}
                 for s in self.segments
             ],
+            # Only when set: the fingerprints of existing indexes hash this dict.
+            **({"asr_model": self.asr_model} if self.asr_model else {}),
         }
 
     @classmethod
@@ -200,6 +215,7 @@ class Transcript:
             channel=data.get("channel"),
             source=str(data.get("source", "youtube")),
             translated_from=data.get("translated_from"),
+            asr_model=data.get("asr_model") or None,
         )
 
 
@@ -229,8 +245,10 @@ def load_transcript(
     proxy: str | ProxyConfig | None = None,
     refresh: bool = False,
     video_id: str | None = None,
+    asr: AsrMode | SpeechToText | None = None,
+    asr_model: str | os.PathLike[str] | None = None,
 ) -> Transcript:
-    """Return the transcript of *source*: a video ID, a video URL, or a transcript file.
+    """Return the transcript of *source*: a video ID, a video URL, a transcript or media file.
 
     For YouTube videos, ``languages`` lists language codes by priority (within
     one language, uploaded captions come before generated ones when
@@ -250,12 +268,32 @@ def load_transcript(
     options do not apply) and saved in the cache too, so that the video can be
     re-embedded after the file is gone.
 
+    Speech-to-text (the ``ytqa[asr]`` extra, :mod:`ytqa.asr`): an audio or
+    video file (``.mp3``, ``.m4a``, ``.wav``, ``.mp4``, ...) is transcribed by
+    Whisper; a YouTube video with no captions at all is transcribed from its
+    audio when ``asr="auto"`` (the default; ``$YTQA_ASR``), and every video
+    with ``asr="always"``; ``asr="never"`` only takes captions. ``asr`` may
+    also be a :class:`~ytqa.asr.SpeechToText` (device, duration limit,
+    progress callback); ``asr_model`` names the Whisper model (``"tiny.en"``,
+    ``"base"``, ..., ``"turbo"``, or a folder). The speech is taken to be in
+    the first language of ``languages`` that Whisper finds plausible, else in
+    the one it detects. Transcripts are cached per video and Whisper model.
+
     Raises:
         InvalidVideoIdError: *source* is neither a file nor a video reference.
         TranscriptError: a subclass saying why YouTube gave no transcript.
         TranscriptFileError: the file is missing, empty or malformed.
+        MediaFileError, AudioTooLongError, SpeechToTextError, AudioDownloadError:
+            speech-to-text could not run (see :mod:`ytqa.asr`).
     """
     path = _as_transcript_path(source)
+    if path is not None and _is_media(path):
+        from ytqa.asr import transcribe_file
+
+        return transcribe_file(
+            path, languages=_normalise_languages(languages), video_id=video_id, asr=asr,
+            asr_model=asr_model, refresh=refresh,
+        )
     if path is not None:
         transcript = read_transcript_file(path, video_id=video_id)
         _save_quietly(transcript, _file_cache_key(transcript))
@@ -271,15 +309,57 @@ def load_transcript(
     if captions not in ("any", "manual", "generated"):
         raise ValueError(f"captions must be 'any', 'manual' or 'generated', not {captions!r}")
     target = translate_to.strip() if translate_to else None
+    speech = _speech_to_text(asr, asr_model, target)
+    if speech.mode == "always":
+        from ytqa.asr import transcribe_youtube
+
+        return transcribe_youtube(vid, languages=codes, proxy=proxy, asr=speech, refresh=refresh)
     key = _fetch_cache_key(codes, captions, target)
+    # Speech-to-text stands in for captions that are missing altogether (not for
+    # a translation, nor when only uploaded captions will do).
+    fallback = speech.mode == "auto" and target is None and captions != "manual"
     if not refresh:
         cached = _read_cache_file(_cache_path(vid, key), vid)
+        if cached is None and fallback:
+            from ytqa.asr import cached_youtube_transcript
+
+            cached = cached_youtube_transcript(vid, codes, speech)
         if cached is not None:
             logger.debug("transcript of %s read from the cache", vid)
             return cached
-    transcript = _fetch_from_youtube(vid, codes, target, captions, proxy)
+    try:
+        transcript = _fetch_from_youtube(vid, codes, target, captions, proxy)
+    except (TranscriptsDisabledError, NoTranscriptFoundError) as error:
+        from ytqa.asr import has_no_captions, transcribe_youtube
+
+        if not (fallback and has_no_captions(error)):
+            raise
+        return transcribe_youtube(
+            vid, languages=codes, proxy=proxy, asr=speech, refresh=refresh, captions_error=error
+        )
     _save_quietly(transcript, key)
     return transcript
+
+
+def _is_media(path: Path) -> bool:
+    from ytqa.asr import is_media_file
+
+    return is_media_file(path)
+
+
+def _speech_to_text(
+    asr: AsrMode | SpeechToText | None, asr_model: str | os.PathLike[str] | None,
+    translate_to: str | None,
+) -> SpeechToText:
+    from ytqa.asr import speech_to_text
+
+    speech = speech_to_text(asr, asr_model)
+    if speech.mode == "always" and translate_to is not None:
+        raise SpeechToTextError(
+            "Speech-to-text cannot translate: drop translate_to, or use asr='auto' so that "
+            "YouTube translates the captions."
+        )
+    return speech
 
 
 def read_transcript_file(
@@ -512,10 +592,13 @@ def expand_sources(
         path = Path(os.path.expanduser(text.strip())) if isinstance(source, str) else Path(source)
         if not is_video_id(text.strip()) and os.path.lexists(path):
             if _is_folder(path):
+                from ytqa.asr import media_files
+
                 files = transcript_files(path, prefer=prefer)
+                files += media_files(path, besides=files)
                 if not files:
                     raise TranscriptFileError(path, _folder_without_transcripts(path))
-                for file in files:
+                for file in sorted(files, key=lambda f: f.name):
                     add(file)
             else:
                 add(path)  # links and special files too: reading them says what is wrong
@@ -675,12 +758,16 @@ def _youtube_cache_key(transcript: Transcript) -> str:
             "language_code": transcript.language_code,
             "is_generated": transcript.is_generated,
             "translated_from": transcript.translated_from,
+            # Speech-to-text never takes the place of captions, nor one model another's.
+            **({"asr_model": transcript.asr_model} if transcript.asr_model else {}),
         },
         sort_keys=True,
     )
 
 
 def _file_cache_key(transcript: Transcript) -> str:
+    if transcript.asr_model:
+        return json.dumps({"file": transcript.source, "asr_model": transcript.asr_model})
     return json.dumps({"file": transcript.source})
 
 
@@ -793,11 +880,13 @@ def _looks_like_url(text: str) -> bool:
 
 def _looks_like_path(text: str) -> bool:
     """Whether *text* (that names no video) was meant as a file path, for the error to raise."""
+    from ytqa.asr import MEDIA_SUFFIXES
+
     stripped = text.strip()
     if _looks_like_url(stripped):
         return False
     return (
-        stripped.lower().endswith(TRANSCRIPT_SUFFIXES)
+        stripped.lower().endswith(TRANSCRIPT_SUFFIXES + MEDIA_SUFFIXES)
         or stripped.startswith(("/", "./", "../", "~"))
         or os.sep in stripped
     )
