@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "index_dir", "ytqa_home"]
+__all__ = ["cache_dir", "index_dir", "uploads_dir", "ytqa_home"]
 
 HOME_ENV = "YTQA_HOME"
 
@@ -32,3 +32,8 @@ def cache_dir() -> Path:
 def index_dir() -> Path:
     """Return the folder of the embedded Chroma index under the ytqa home."""
     return ytqa_home() / "index"
+
+
+def uploads_dir() -> Path:
+    """Return the folder where ``ytqa serve`` keeps uploaded transcripts and media."""
+    return ytqa_home() / "uploads"
