@@ -167,8 +167,10 @@ def test_videos_added_by_the_cli_appear_without_a_restart(
     assert failures == [] and statuses == [200] * 20
 
 
-def test_sigterm_finishes_the_video_being_written_then_exits(
-    server: Server, home: Path, transcripts_dir: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_stop_finishes_the_video_being_written_then_exits(
+    server: Server, home: Path, transcripts_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    stop: signal.Signals,
 ) -> None:
     job = server.upload(transcripts_dir / f"{TESLA}.srt")
     deadline = time.monotonic() + 120
@@ -178,7 +180,7 @@ def test_sigterm_finishes_the_video_being_written_then_exits(
         time.sleep(0.05)
     # A reader follows the job as the stop comes: its stream must end, not hang.
     with server.client.stream("GET", "/" + job["events_url"]) as stream:
-        server.process.send_signal(signal.SIGTERM)
+        server.process.send_signal(stop)
         list(stream.iter_bytes())
     _, err = server.process.communicate(timeout=120)
     assert server.process.returncode == 0, err

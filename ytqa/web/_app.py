@@ -50,7 +50,7 @@ from ytqa.web._media import (
     safe_file_name,
     stem_of,
 )
-from ytqa.web._service import Service, _Source, document_json, one_line
+from ytqa.web._service import Service, SourceToAdd, document_json, one_line
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseLanguageModel
@@ -438,7 +438,7 @@ def create_app(
             options["languages"] = tuple(request.languages)
         if request.translate_to:
             options["translate_to"] = request.translate_to
-        sources = [_Source(_remote_source(source), source.strip()) for source in request.sources]
+        sources = [SourceToAdd(_remote_source(text), text.strip()) for text in request.sources]
         description = ", ".join(s.label for s in sources[:3]) + (
             f" and {len(sources) - 3} more" if len(sources) > 3 else ""
         )
@@ -475,9 +475,9 @@ def create_app(
             # Media alone: ytqa's own source handling reads it (or says why it cannot);
             # if it cannot, the file goes.
             assert saved.media is not None
-            source = _Source(saved.media, label, discard_on_failure=saved.folder)
+            source = SourceToAdd(saved.media, label, discard_on_failure=saved.folder)
         else:
-            source = _Source(await run_in_threadpool(_read_upload, saved, label, video), label)
+            source = SourceToAdd(await run_in_threadpool(_read_upload, saved, label, video), label)
         job = service.start_add([source], label, {})
         return job_json(job)
 

@@ -57,8 +57,9 @@ def serve(app: Any, sock: socket.socket, *, log_level: str = "warning") -> None:
 
     On either, the server stops taking connections, lets open requests end
     (at most :data:`GRACEFUL_SECONDS`), and each running job finishes the video
-    it is writing before the app shuts down. SIGTERM then returns normally;
-    Ctrl-C raises ``KeyboardInterrupt`` as usual.
+    it is writing before the app shuts down; then this returns normally. A
+    second Ctrl-C stops waiting for the video being written (it stays hidden,
+    and is completed when added again).
     """
     service = getattr(app.state, "service", None)
     stops = 0
@@ -81,14 +82,17 @@ def serve(app: Any, sock: socket.socket, *, log_level: str = "warning") -> None:
     )
     server = _Server(config, on_stop)
     # uvicorn raises the signal again once stopped, with the handler found
-    # before it started: for SIGTERM that is this no-op, so a stop asked for is
-    # a normal return (exit status 0), not a kill.
-    previous = signal.getsignal(signal.SIGTERM)
+    # before it started: this no-op, so that a stop asked for is a normal
+    # return (exit status 0), not a kill or a KeyboardInterrupt.
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
     in_main = threading.current_thread() is threading.main_thread()
+    previous = {number: signal.getsignal(number) for number in stop_signals}
     if in_main:
-        signal.signal(signal.SIGTERM, lambda number, frame: None)
+        for number in stop_signals:
+            signal.signal(number, lambda number, frame: None)
     try:
         server.run(sockets=[sock])
     finally:
         if in_main:
-            signal.signal(signal.SIGTERM, previous)
+            for number, handler in previous.items():
+                signal.signal(number, handler)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ytqa.store import VideoIndex, VideoRecord
     from ytqa.transcripts import Transcript
 
-__all__ = ["Service", "one_line"]
+__all__ = ["Service", "SourceToAdd", "document_json", "one_line"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def one_line(text: str) -> str:
 
 
 @dataclasses.dataclass
-class _Source:
+class SourceToAdd:
     """One thing to add: a source ytqa reads (URL, ID, path) or a parsed transcript."""
 
     item: str | Path | Transcript
@@ -160,16 +160,14 @@ class Service:
         record = self.record(video_id)
         with self.write_lock:
             removed = self.index.remove(video_id)
-        if record is not None and record.source != "youtube":
-            folder = Path(record.source).parent
-            if is_upload(Path(record.source)):
-                shutil.rmtree(folder, ignore_errors=True)
+        if record is not None and is_upload(Path(record.source)):
+            shutil.rmtree(Path(record.source).parent, ignore_errors=True)
         return removed
 
     # -- adding videos -----------------------------------------------------------
 
     def start_add(
-        self, sources: Sequence[_Source], description: str, fetch: dict[str, Any]
+        self, sources: Sequence[SourceToAdd], description: str, fetch: dict[str, Any]
     ) -> Job:
         """Start a job that adds *sources* one video at a time, reporting each.
 
@@ -190,7 +188,7 @@ class Service:
             with self.write_lock:
                 report = self.index.sync(progress=False)
         except YtqaError as error:
-            job.emit(_failure("sync", error), final=False)
+            job.emit(_failure("sync", error))
             job.emit({"type": "done", "added": 0, "skipped": 0, "failed": 1}, final=True)
             return
         for added in report.added:
@@ -201,11 +199,11 @@ class Service:
         job.emit({"type": "done", "added": len(report.added), "skipped": len(report.skipped),
                   "failed": len(report.failed)}, final=True)
 
-    def _add(self, job: Job, sources: list[_Source], fetch: dict[str, Any]) -> None:
+    def _add(self, job: Job, sources: list[SourceToAdd], fetch: dict[str, Any]) -> None:
         from ytqa.transcripts import Transcript, expand_sources, load_transcript
 
         counts = {"added": 0, "skipped": 0, "failed": 0}
-        items: list[_Source] = []
+        items: list[SourceToAdd] = []
         job.emit({"type": "started", "sources": [s.label for s in sources]})
         for source in sources:
             if isinstance(source.item, Transcript):
