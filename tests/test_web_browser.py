@@ -246,4 +246,12 @@ def test_the_page_takes_the_token_from_its_address_or_asks(
         other.goto(url + "/")
         other.locator("#status", has_text="0 videos").wait_for(timeout=30_000)
         assert asked == ["prompt"]
+        # Dismissed: the page says what is missing, and does not ask again at every poll.
+        dismissed: list[str] = []
+        third = browser.new_page()
+        third.on("dialog", lambda dialog: (dismissed.append(dialog.type), dialog.dismiss()))
+        third.goto(url + "/")
+        third.locator("#status", has_text="needs its token").wait_for(timeout=30_000)
+        third.wait_for_timeout(6_000)  # past the next poll
+        assert dismissed == ["prompt"]
         browser.close()

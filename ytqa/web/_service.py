@@ -82,7 +82,10 @@ class Service:
         self.retriever = VideoRetriever(index=index)
         self.jobs = JobBoard()
         self.write_lock = threading.Lock()
-        self._details: dict[tuple[str, float], tuple[float, dict[str, Any]]] = {}
+        # Per indexed version of a video (ID, time added): its length, and its
+        # media file with when it was looked up.
+        self._durations: dict[tuple[str, float], float | None] = {}
+        self._media: dict[tuple[str, float], tuple[float, Path | None]] = {}
         self._details_lock = threading.Lock()
 
     # -- videos ----------------------------------------------------------------
@@ -104,41 +107,38 @@ class Service:
 
     def describe(self, record: VideoRecord) -> dict[str, Any]:
         """A video as the API shows it: the index's fields, its length, how it plays."""
+        from ytqa.transcripts import video_link
+
         key = (record.video_id, record.added_at)
         now = time.monotonic()
         with self._details_lock:
-            cached = self._details.get(key)
-        if cached is None or now - cached[0] > MEDIA_RECHECK:
-            cached = (now, self._details_of(record))
-            with self._details_lock:
-                self._details[key] = cached
-        from ytqa.transcripts import video_link
-
-        return {
-            **record.to_dict(),
-            "captions": "auto-generated" if record.is_generated else "uploaded",
-            "from_youtube": record.source == "youtube",
-            "url": video_link(record.video_id, record.source),
-            **cached[1],
-        }
-
-    def _details_of(self, record: VideoRecord) -> dict[str, Any]:
-        transcript = self.transcript(record)
-        media = find_media(record.source)
-        if media is not None:
-            player = media_kind(media) or "transcript"
+            duration = self._durations.get(key, -1.0)
+            media = self._media.get(key)
+        if duration == -1.0:
+            # An indexed version's transcript never changes: its length is read once.
+            transcript = self.transcript(record)
+            duration = round(transcript.duration, 3) if transcript is not None else None
+        if media is None or now - media[0] > MEDIA_RECHECK:
+            media = (now, find_media(record.source))
+        with self._details_lock:
+            self._durations[key] = duration
+            self._media[key] = media
+        found = media[1]
+        if found is not None:
+            player = media_kind(found) or "transcript"
         elif is_video_id(record.video_id):
             player = "youtube"
         else:
             player = "transcript"
         return {
-            "duration": round(transcript.duration, 3) if transcript is not None else None,
+            **record.to_dict(),
+            "duration": duration,
+            "captions": "auto-generated" if record.is_generated else "uploaded",
+            "from_youtube": record.source == "youtube",
+            "url": video_link(record.video_id, record.source),
             "player": player,
-            "has_media": media is not None,
+            "has_media": found is not None,
         }
-
-    def media_file(self, record: VideoRecord) -> Path | None:
-        return find_media(record.source)
 
     def transcript(self, record: VideoRecord) -> Transcript | None:
         """The indexed transcript of *record* from the cache (None if it is not there)."""

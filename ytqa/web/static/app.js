@@ -11,6 +11,7 @@ const YOUTUBE_TIMEOUT_MS = 8000;
 
 const state = {
   token: null,
+  askedForToken: false,
   health: null,
   videos: new Map(), // video_id -> video (as GET /api/videos lists it)
   libraryVersion: null,
@@ -88,11 +89,14 @@ async function api(path, options = {}, mayAsk = true) {
   const headers = new Headers(options.headers || {});
   if (state.token) headers.set("Authorization", `Bearer ${state.token}`);
   const response = await fetch(new URL(path, document.baseURI), { ...options, headers });
-  if (response.status === 401 && mayAsk) {
+  if (response.status === 401 && mayAsk && !state.askedForToken) {
+    // Asked once per page load: a dismissed prompt must not come back every poll.
+    state.askedForToken = true;
     const given = window.prompt("This ytqa server needs its token (ytqa serve --token):");
     if (given && given.trim()) {
       state.token = given.trim();
       sessionStorage.setItem(TOKEN_KEY, state.token);
+      state.askedForToken = false; // a wrong token may be corrected once more
       return api(path, options, false);
     }
   }
@@ -152,7 +156,8 @@ async function poll() {
     setStatus(describeHealth(health));
     if (health.library_version !== state.libraryVersion) await refreshVideos();
   } catch (error) {
-    setStatus(`The server does not answer: ${error.message}`, true);
+    const reason = error instanceof ApiError ? error.message : `The server does not answer (${error.message}).`;
+    setStatus(error.status === 401 ? `${reason} Reload the page to enter it.` : reason, true);
   }
 }
 
