@@ -132,6 +132,21 @@ def test_twenty_concurrent_searches_while_the_server_ingests(
     assert listed == {ROBOTS, TESLA}
 
 
+def test_videos_added_by_the_cli_are_listed_without_a_restart(
+    server: Server, home: Path, transcripts_dir: Path
+) -> None:
+    before = server.get("/api/health").json()["library_version"]
+    cli = subprocess.run(
+        [*YTQA, "ingest", str(transcripts_dir / f"{ARTS}.srt")],
+        env=environment(home), capture_output=True, text=True, timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr
+    health = server.get("/api/health").json()
+    assert health["videos"] == 1 and health["library_version"] != before  # the page's cue
+    (video,) = server.get("/api/videos").json()["videos"]
+    assert video["video_id"] == ARTS and video["duration"] > 0
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="needs the index to see other processes' writes: a long-lived embedded Chroma "
