@@ -72,6 +72,7 @@ __all__ = [
     "VideoRetriever",
     "build_chain",
     "build_retriever",
+    "format_excerpts",
     "format_sources",
 ]
 
@@ -922,3 +923,13 @@ def format_sources(documents: Iterable[Document]) -> list[str]:
         if line not in lines:
             lines.append(line)
     return lines
+
+
+def format_excerpts(documents: Iterable[Document]) -> str:
+    """The ``{context}`` that the ``stuff`` chain gives :data:`DEFAULT_PROMPT` for *documents*.
+
+    Each document fenced and escaped by :data:`EXCERPT_PROMPT`, separated by a
+    blank line, so that ``llm.stream(DEFAULT_PROMPT.format_messages(context=...,
+    question=...))`` streams the answer to the very prompt :func:`build_chain` sends.
+    """
+    return "\n\n".join(format_document(document, EXCERPT_PROMPT) for document in documents)

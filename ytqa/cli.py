@@ -852,6 +852,101 @@ def eval_command(
             ))
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="YTQA_HOST",
+              show_envvar=True, help="Address to listen on; any but loopback needs --token.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              envvar="YTQA_PORT", show_envvar=True, help="Port to listen on (0: a free one).")
+@model_option
+@click.option(
+    "--llm",
+    envvar="YTQA_LLM",
+    show_envvar=True,
+    help="LLM that answers on the page: 'provider:model' or 'hf:<model id or path>' "
+    "[default: none; the page shows the matching passages].",
+)
+@click.option("-o", "--llm-option", "llm_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the LLM (repeatable), as for ytqa ask.")
+@server_option
+@fetch_options
+@click.option("--token", envvar="YTQA_TOKEN", show_envvar=True, metavar="SECRET",
+              help="Require 'Authorization: Bearer SECRET' on every API request "
+              "(16 characters or more; the page takes it from #token=SECRET).")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="Let pages of this origin (e.g. http://localhost:3000) call the API "
+              "(repeatable) [default: none].")
+@click.option("--max-upload-mb", type=click.IntRange(1, 100_000), default=512, show_default=True,
+              help="Largest upload (transcript and media file together), in MiB.")
+def serve(
+    host: str,
+    port: int,
+    model: str,
+    llm: str | None,
+    llm_options: tuple[str, ...],
+    chroma_server: str | None,
+    languages: tuple[str, ...],
+    translate_to: str | None,
+    proxy: str | None,
+    token: str | None,
+    cors_origins: tuple[str, ...],
+    max_upload_mb: int,
+) -> None:
+    """Serve the web page and the HTTP API (see docs/web.md) until Ctrl-C.
+
+    The page adds videos (URLs, playlists, uploaded transcripts and media),
+    answers questions, and plays the video at the moment a citation names.
+    The API is documented at /docs. Binds to 127.0.0.1 unless told otherwise.
+    """
+    import ipaddress
+
+    from ytqa.web import LOOPBACK_HOSTS, create_app, listen
+    from ytqa.web import serve as run_server
+
+    token = token or None
+    try:
+        loopback = host in LOOPBACK_HOSTS or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and token is None:
+        raise click.UsageError(
+            f"--host {host} lets other machines reach the index: pass --token SECRET "
+            "(or set YTQA_TOKEN) to require it on every request, e.g. --token "
+            '"$(python -c \'import secrets; print(secrets.token_urlsafe())\')".'
+        )
+    if token is not None and len(token) < 16:
+        raise click.BadParameter("use 16 characters or more.", param_hint="'--token'")
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        raise click.UsageError(
+            f"Cannot listen on {host}:{port} ({exc.strerror or exc}): pass another --port "
+            "(or --port 0 for a free one), or stop what uses it."
+        ) from exc
+    llm_model = None
+    if llm:
+        from ytqa.llm import resolve_llm
+
+        click.echo(f"Loading the LLM {llm} ...", err=True)
+        llm_model = resolve_llm(llm, **_parse_llm_options(llm_options))
+    app = create_app(
+        _open_index(model, chroma_server),
+        llm=llm_model,
+        token=token,
+        cors_origins=cors_origins,
+        max_upload_bytes=max_upload_mb * 1024 * 1024,
+        languages=languages,
+        translate_to=translate_to,
+        proxy=proxy,
+    )
+    bound_port = sock.getsockname()[1]
+    shown_host = f"[{host}]" if ":" in host else host
+    address = f"http://{shown_host}:{bound_port}/"
+    click.echo(f"ytqa serve: {address}{f'#token={token}' if token else ''}")
+    click.echo(f"API docs: {address}docs   (Ctrl-C to stop)", err=True)
+    run_server(app, sock)
+    click.echo("Stopped.", err=True)
+
+
 def _format_moment(seconds: float | None) -> str:
     from ytqa.video import format_timestamp
 

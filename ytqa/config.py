@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ytqa.errors import YtqaError
 
-__all__ = ["cache_dir", "index_dir", "max_transcript_bytes", "ytqa_home"]
+__all__ = ["cache_dir", "index_dir", "max_transcript_bytes", "uploads_dir", "ytqa_home"]
 
 HOME_ENV = "YTQA_HOME"
 
@@ -56,3 +56,8 @@ def max_transcript_bytes() -> int:
             "or unset it for the 50 MB default."
         )
     return int(configured)
+
+
+def uploads_dir() -> Path:
+    """Return the folder where ``ytqa serve`` keeps uploaded transcripts and media."""
+    return ytqa_home() / "uploads"
