@@ -18,6 +18,7 @@ import pytest
 import yt_dlp
 from click.testing import CliRunner, Result
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from pydantic import Field
 
 from tests.youtube_support import VIDEO, fake_youtube
 from ytqa import ChainConfigurationError, VideoIndex, build_chain, build_retriever
@@ -92,7 +93,9 @@ def test_scope_holds_every_video_named_added_or_already_indexed(
     assert egypt[0].metadata["video_id"] == EGYPT and _videos(egypt) <= {BEES, EGYPT}
 
 
-def test_a_folder_scopes_the_search_to_its_videos(index_copy: Path, talks: Path, tmp_path: Path) -> None:
+def test_a_folder_scopes_the_search_to_its_videos(
+    index_copy: Path, talks: Path, tmp_path: Path
+) -> None:
     folder = tmp_path / "two"
     folder.mkdir()
     for video_id in (BEES, EGYPT):
@@ -176,7 +179,7 @@ def test_cli_search_searches_only_the_sources_named(home: Path, talks: Path) -> 
 class _RecordingLLM(FakeListChatModel):
     """A stand-in for a remote LLM that keeps the prompts it was sent."""
 
-    prompts: list[str] = []
+    prompts: list[str] = Field(default_factory=list)
 
     def _call(self, messages: Any, *args: Any, **kwargs: Any) -> str:
         self.prompts.append("\n".join(str(message.content) for message in messages))
@@ -187,7 +190,7 @@ class _RecordingLLM(FakeListChatModel):
 def recording_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[_RecordingLLM]:
     import ytqa.llm
 
-    llm = _RecordingLLM(responses=["Nothing about Tesla here [00:05]."], prompts=[])
+    llm = _RecordingLLM(responses=["Nothing about Tesla here [00:05]."])
     monkeypatch.setattr(ytqa.llm, "resolve_llm", lambda *args, **kwargs: llm)
     yield llm
 

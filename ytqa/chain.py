@@ -51,6 +51,7 @@ from ytqa.video import format_timestamp, parse_video_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from ytqa.models import EmbeddingPreset
+    from ytqa.transcripts import Captions
 
 __all__ = [
     "CHAIN_TYPES",
@@ -279,11 +280,16 @@ class VideoRetriever(BaseRetriever):
         # ready version of its video (a writer in another process may race with
         # this search) and search again without any video that does not.
         excluded: set[str] = set()
-        for _ in range(3):
+
+        def search_once() -> list[Document]:
+            # The filter is made (and an index another process wrote to reopened) afresh.
             where = _merge_filters(self.index.where(video_ids, exclude=excluded), user_filter)
-            documents = self.search(
+            return self.search(
                 query, k=k, search_type=search_type, where=where, search_kwargs=dict(options)
             )
+
+        for _ in range(3):
+            documents = self.index._searching(search_once)
             documents, incomplete = self.index._resolve(documents)
             if not incomplete:
                 break
@@ -548,7 +554,8 @@ def _ingest(index: VideoIndex, videos: Any, ingest_options: dict[str, Any]) -> l
     report = index.add_many(sources, **ingest_options)
     failures = list(getattr(report, "failed", None) or [])
     if not failures:
-        found = [item.video_id for item in (*report.added, *report.skipped)]
+        found = [video.video_id for video in report.added]
+        found += [video.video_id for video in report.skipped]
         return list(dict.fromkeys(found))
     errors = [_failure_error(failure) for failure in failures]
     if len(errors) == 1 and errors[0] is not None:
@@ -614,6 +621,7 @@ def build_retriever(
     languages: Sequence[str] = ("en",),
     translate_to: str | None = None,
     proxy: str | None = None,
+    captions: Captions = "any",
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
 ) -> VideoRetriever:
@@ -638,7 +646,9 @@ def build_retriever(
         index: An open :class:`VideoIndex`; otherwise one is opened from *model*,
             *persist_directory* and *client* (default: the embedded index under the
             ytqa home).
-        languages, translate_to, proxy: How transcripts of new videos are fetched.
+        languages, translate_to, proxy, captions: How transcripts of new videos are
+            fetched; ``captions`` also decides which source is used when several are
+            the same video (see :meth:`VideoIndex.add_many`).
         window: Neighbouring chunks returned on each side of each matching chunk
             (0: the matching chunk alone).
         cite_lead: Seconds before the matching chunk that each result's ``url``
@@ -661,7 +671,12 @@ def build_retriever(
         scope = _ingest(
             opened,
             videos,
-            {"languages": tuple(languages), "translate_to": translate_to, "proxy": proxy},
+            {
+                "languages": tuple(languages),
+                "translate_to": translate_to,
+                "proxy": proxy,
+                "captions": captions,
+            },
         )
     else:
         # Swapping presets is one argument: embed what other presets hold (cache, no HTTP).
@@ -790,6 +805,7 @@ def build_chain(
     languages: Sequence[str] = ("en",),
     translate_to: str | None = None,
     proxy: str | None = None,
+    captions: Captions = "any",
     return_source_documents: bool = True,
     verbose: bool = False,
     window: int = DEFAULT_WINDOW,
@@ -804,8 +820,9 @@ def build_chain(
 
     Args:
         videos, model, k, search_type, search_kwargs, video_ids, index,
-        persist_directory, client, languages, translate_to, proxy, window, cite_lead: As for
-            :func:`build_retriever` (videos not indexed yet are indexed first).
+        persist_directory, client, languages, translate_to, proxy, captions, window,
+        cite_lead: As for :func:`build_retriever` (videos not indexed yet are indexed
+            first; the chain answers from *videos* only).
         llm: The language model: a LangChain model, ``"provider:model"``,
             ``"hf:<model>"`` or ``None`` for the default (see :func:`ytqa.resolve_llm`).
         chain_type: ``"stuff"`` (all excerpts in one prompt), ``"map_reduce"`` (notes
@@ -846,6 +863,7 @@ def build_chain(
         languages=languages,
         translate_to=translate_to,
         proxy=proxy,
+        captions=captions,
         window=window,
         cite_lead=cite_lead,
     )

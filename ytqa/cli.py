@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ytqa.store import IngestReport, VideoIndex
+    from ytqa.transcripts import Captions
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -124,6 +125,17 @@ def fetch_options(f: F) -> F:
             help="HTTP(S) proxy for YouTube, e.g. http://user:pass@host:port "
             "(for blocked IPs; see docs/troubleshooting.md).",
         ),
+        click.option(
+            "--captions",
+            type=click.Choice(["any", "manual", "auto"]),
+            metavar="KIND",
+            default="any",
+            show_default=True,
+            help="Captions: any (uploaded first, then auto-captions), manual (uploaded only) or "
+            "auto (auto-captions first). When several files or sources are the same video, "
+            "uploaded captions (e.g. .srt) are used over auto-captions (e.g. YouTube's "
+            ".en.vtt), auto-captions first with 'auto'; between two of a kind, the later one.",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -153,6 +165,11 @@ def cli(home: Path | None, debug: bool) -> None:
     """
     if home is not None:
         os.environ["YTQA_HOME"] = str(home)
+
+
+def _captions(choice: str) -> Captions:
+    """``--captions`` as the library's ``captions=``."""
+    return "generated" if choice == "auto" else "manual" if choice == "manual" else "any"
 
 
 def _open_index(model: str, chroma_server: str | None) -> VideoIndex:
@@ -248,12 +265,13 @@ def ask(
     languages: tuple[str, ...],
     translate_to: str | None,
     proxy: str | None,
+    captions: str,
     as_json: bool,
 ) -> None:
-    """Answer QUESTION from the videos SOURCES (or from everything indexed).
+    """Answer QUESTION from the videos SOURCES only (or from everything indexed).
 
     SOURCES are video URLs or IDs, playlist URLs, transcript files or folders;
-    those not indexed yet are indexed first.
+    those not indexed yet are indexed first. The index's other videos stay indexed.
     """
     from ytqa.chain import build_chain
     from ytqa.llm import resolve_llm
@@ -267,6 +285,7 @@ def ask(
         languages=languages,
         translate_to=translate_to,
         proxy=proxy,
+        captions=_captions(captions),
     )
     result = chain.invoke({"query": question})
     documents = result.get("source_documents", [])
@@ -304,9 +323,10 @@ def search(
     languages: tuple[str, ...],
     translate_to: str | None,
     proxy: str | None,
+    captions: str,
     as_json: bool,
 ) -> None:
-    """Show the passages of SOURCES (or of everything indexed) that best match QUERY.
+    """Show the passages of SOURCES only (or of everything indexed) that best match QUERY.
 
     Retrieval only: no LLM is needed. Each passage comes with its timestamp,
     a link to that moment and its similarity score.
@@ -321,6 +341,7 @@ def search(
         languages=languages,
         translate_to=translate_to,
         proxy=proxy,
+        captions=_captions(captions),
     )
     documents = retriever.invoke(query)
     if as_json:
@@ -357,13 +378,15 @@ def ingest(
     languages: tuple[str, ...],
     translate_to: str | None,
     proxy: str | None,
+    captions: str,
     refresh: bool,
     as_json: bool,
 ) -> None:
     """Index SOURCES: video URLs or IDs, playlist URLs, transcript files or folders.
 
-    Videos already indexed with the same model are skipped. One failing video
-    does not stop the others; the exit status is 1 if any failed.
+    Videos already indexed with the same model are skipped; a video indexed from
+    another transcript is replaced, and the line says from which to which. One
+    failing video does not stop the others; the exit status is 1 if any failed.
     """
     index = _open_index(model, chroma_server)
     report = index.add_many(
@@ -371,6 +394,7 @@ def ingest(
         languages=languages,
         translate_to=translate_to,
         proxy=proxy,
+        captions=_captions(captions),
         refresh=refresh,
         progress=not as_json,
     )
@@ -388,19 +412,37 @@ def _print_report(
         return
     console = _console()
     for item in report.added:
-        console.print(f"added    {item.video_id}  {item.chunks:>5} chunks  {item.title or ''}",
-                      markup=False)
+        if item.replaced is None:
+            action, kind = "added   ", f"({item.transcript})"
+        else:
+            action, kind = "replaced", f"({item.replaced} → {item.transcript})"
+        console.print(
+            f"{action} {item.video_id}  {item.chunks:>5} chunks  {kind}  {item.title or ''}",
+            markup=False,
+        )
     if list_skipped:
         for video in report.skipped:
             console.print(f"skipped  {video.video_id}  (already indexed)  {video.title or ''}",
                           markup=False)
+    for ignored in report.ignored:
+        why = {
+            "uploaded": "uploaded captions first; --captions auto prefers auto-captions",
+            "generated": "auto-captions first, as --captions auto asks",
+            "later": "the later of two of a kind",
+        }[ignored.rule]
+        console.print(
+            f"ignored  {ignored.video_id}  {ignored.source}: {ignored.used} is used ({why})",
+            markup=False,
+        )
     for failure in report.failed:
         console.print(f"failed   {failure.source}: {_one_line(str(failure.error))}", markup=False)
-    console.print(
-        f"{len(report.added)} added, {len(report.skipped)} {skipped}, "
-        f"{len(report.failed)} failed ({model}).",
-        markup=False,
-    )
+    replaced = sum(item.replaced is not None for item in report.added)
+    counts = [f"{len(report.added) - replaced} added"]
+    counts += [f"{replaced} replaced"] if replaced else []
+    counts += [f"{len(report.skipped)} {skipped}"]
+    counts += [f"{len(report.ignored)} ignored"] if report.ignored else []
+    counts += [f"{len(report.failed)} failed"]
+    console.print(f"{', '.join(counts)} ({model}).", markup=False)
 
 
 @cli.command(name="list")
@@ -408,16 +450,23 @@ def _print_report(
 @server_option
 @json_option
 def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
-    """List the videos in the index of a model, with the presets whose indexes hold each."""
+    """List the videos in the index of a model, with the presets whose indexes hold each.
+
+    Beside each preset, the transcript its index holds: srt, en.vtt, json (files),
+    youtube manual or youtube auto (YouTube's uploaded or auto-captions).
+    """
     from ytqa._sync import known_videos
 
     index = _open_index(model, chroma_server)
     records = index.videos()
     known = known_videos(index.client)
-    presets = {video_id: list(video.presets) for video_id, video in known.items()}
+    # Per video, the transcript each preset's index holds: {"minilm": "srt", ...}.
+    held = {video_id: dict(zip(video.presets, video.transcripts, strict=True))
+            for video_id, video in known.items()}
     if as_json:
         click.echo(json.dumps(
-            [{**record.to_dict(), "presets": presets.get(record.video_id, [])}
+            [{**record.to_dict(), "presets": list(held.get(record.video_id, {})),
+              "transcripts": held.get(record.video_id, {})}
              for record in records],
             ensure_ascii=False,
         ))
@@ -425,13 +474,18 @@ def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
     console = _console()
     if not records:
         console.print(f"The {model} index is empty. Add videos with: ytqa ingest SOURCE...")
-    width = max((len(", ".join(presets.get(r.video_id, []))) for r in records), default=0)
+    columns = {
+        record.video_id: ", ".join(
+            f"{preset} ({kind})" for preset, kind in held.get(record.video_id, {}).items()
+        )
+        for record in records
+    }
+    width = max((len(column) for column in columns.values()), default=0)
     for record in records:
         kind = "auto" if record.is_generated else "uploaded"
-        held_by = ", ".join(presets.get(record.video_id, []))
         console.print(
             f"{record.video_id}  {record.chunks:>5} chunks  {record.language} ({kind})  "
-            f"{held_by:<{width}}  {record.title or record.source}",
+            f"{columns[record.video_id]:<{width}}  {record.title or record.source}",
             markup=False,
         )
     elsewhere = len(known.keys() - {record.video_id for record in records} - index._removed())
