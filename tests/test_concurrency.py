@@ -25,6 +25,7 @@ from tests.offline_models import REPO_ROOT
 from tests.store_support import shared_transcript
 from ytqa import Transcript, VideoIndex, build_retriever
 from ytqa.config import index_dir
+from ytqa.store import VERSION_SUFFIX
 
 pytestmark = pytest.mark.slow  # real model, real Chroma, real processes
 
@@ -94,6 +95,26 @@ def test_a_retriever_opened_before_another_process_ingests_finds_its_videos(
     assert retriever.invoke(TESLA_QUESTION)[0].metadata["video_id"] == TESLA
     assert TESLA in _videos(plain.invoke(TESLA_QUESTION))
     assert {record.video_id for record in index.videos()} == {BEES, TESLA}
+
+
+def test_a_search_chroma_fails_after_an_unannounced_write_is_retried(
+    index: VideoIndex, transcripts_dir: Path, tmp_path: Path
+) -> None:
+    """A writer that leaves no new version (an older ytqa, another tool): the reader's
+    vector index lacks its chunks, and a filtered search makes Chroma fail ("Error
+    finding id"); the retriever reopens the index and searches again."""
+    assert _videos(build_retriever(index=index, k=2).invoke(TESLA_QUESTION)) == {BEES}
+    version = index_dir() / f"{index.collection_name}{VERSION_SUFFIX}"
+    before = version.read_bytes()
+    tesla = shutil.copy(transcripts_dir / f"{TESLA}.srt", tmp_path)
+    subprocess.run([ytqa_script(), "ingest", str(tesla)], env=child_env(), check=True,
+                   capture_output=True, timeout=300)
+    version.write_bytes(before)  # as such a writer leaves it
+
+    retriever = build_retriever(index=index, video_ids=[TESLA], k=2)
+    assert _videos(retriever.invoke(TESLA_QUESTION)) == {TESLA}
+    plain = index.as_retriever(video_ids=[TESLA], search_kwargs={"k": 2})
+    assert _videos(plain.invoke(TESLA_QUESTION)) == {TESLA}
 
 
 def test_a_reader_searching_during_an_ingest_gets_no_error_and_no_part_of_a_video(

@@ -54,6 +54,28 @@ or removed; :meth:`VideoIndex.pending` lists those.
 Removing a video leaves a ``removed`` record (a tombstone, without chunks) so
 that :meth:`VideoIndex.sync` does not bring it back from another preset's
 index; adding the video again explicitly clears it.
+
+Several processes
+-----------------
+
+An embedded index's folder may be used by several processes at once. Chroma's
+embedded client is not made for that: it keeps each collection's vector index
+in memory and never reloads it, so a process that keeps the index open would
+not find what others add, and a filtered search fails ("Error finding id")
+once the database holds chunks its vector index lacks. So:
+
+* every write (a group of videos, a removal) holds the folder's file lock
+  (:data:`LOCK_FILE`, with ``filelock``): writers take turns, readers never wait;
+* each write ends by giving the collection a new version (a file named after
+  it, :data:`VERSION_SUFFIX`);
+  :meth:`VideoIndex.where`, which every retriever calls before searching, reads
+  it (microseconds) and reopens the index, with a Chroma client of its own, when
+  it changed; a writer does the same before it writes;
+* a search that Chroma still fails that way (a write landed during it, or came
+  from a writer that leaves no version) is made again on a reopened index, a
+  few times, then turned into a :class:`~ytqa.VideoIndexError`.
+
+Past that (many processes at once, several machines), use a Chroma server.
 """
 
 from __future__ import annotations
@@ -138,7 +160,8 @@ _COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
 # In an embedded index's folder: the lock its writers take, and the version they
 # change after each write, which tells readers in other processes to reopen the index.
 LOCK_FILE = "ytqa-write.lock"
-VERSION_FILE = "ytqa-version"
+VERSION_SUFFIX = ".version"
+"""A collection's version file is ``<collection>.version`` (``ytqa-minilm.version``)."""
 # Searches tried again when Chroma fails because another process wrote meanwhile.
 _SEARCH_ATTEMPTS = 3
 
@@ -400,14 +423,14 @@ class VideoIndex:
         self._vectorstore: Chroma | None = None
         self._where_label = "the Chroma index"
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        # The version of an embedded index that this one's client reflects; unknown
+        # (None) for a client passed in, which then reopens once if there is a version.
+        self._seen_version: str | None = None
         chosen = sum((client is not None, persist_directory is not None, in_memory))
         if chosen > 1:
             raise VideoIndexError(
                 "Pass only one of client=, persist_directory= and in_memory=True to VideoIndex."
             )
-        self._client = client if client is not None else self._make_client(
-            persist_directory, in_memory
-        )
         name = collection_name or default_collection_name(self._preset)
         if not _COLLECTION_NAME.match(name):
             raise VideoIndexError(
@@ -415,10 +438,12 @@ class VideoIndex:
                 "'-', starting and ending with a letter or digit."
             )
         self._name = name
-        # An embedded index's folder is shared with other processes (see "Several
-        # processes" in the module documentation); in memory or on a server, it is None.
+        self._client = client if client is not None else self._make_client(
+            persist_directory, in_memory
+        )
+        # An embedded index's folder, shared with other processes (see "Several
+        # processes" in the module documentation); None in memory or on a server.
         self._folder = _embedded_folder(self._client)
-        self._seen_version = None if self._folder is None else _read_version(self._folder)
         # Creating the collections is a write; opening them is not (readers never wait).
         with self._locked() if self._creates_collections() else contextlib.nullcontext():
             self._collection, self._manifest = self._open_collections()
@@ -490,7 +515,9 @@ class VideoIndex:
         directory = Path(persist_directory) if persist_directory is not None else index_dir()
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(directory))
+            # Read before opening: a write that lands after it makes the index reopen.
+            self._seen_version = _read_version(directory / f"{self._name}{VERSION_SUFFIX}")
+            client = _own_embedded_client(str(directory))
         except Exception as exc:
             raise VideoIndexError(
                 f"Could not open the index folder {directory}: {exc}. Check that it is "
@@ -589,6 +616,10 @@ class VideoIndex:
         finally:
             lock.release()
 
+    def _version_file(self, folder: Path) -> Path:
+        # One per collection: a write to another preset's index needs no reopening here.
+        return folder / f"{self._name}{VERSION_SUFFIX}"
+
     def _creates_collections(self) -> bool:
         """Whether opening this embedded index creates its collections."""
         if self._folder is None:
@@ -607,7 +638,7 @@ class VideoIndex:
                 yield
             finally:
                 if self._folder is not None:
-                    self._seen_version = _new_version(self._folder)
+                    self._seen_version = _new_version(self._version_file(self._folder))
 
     def _catch_up(self) -> None:
         """Reopen an embedded index that another process wrote to since this one looked.
@@ -621,25 +652,18 @@ class VideoIndex:
         """
         if self._folder is None:
             return
-        version = _read_version(self._folder)
+        version = _read_version(self._version_file(self._folder))
         if version != self._seen_version:
             self._reopen()
             self._seen_version = version
 
     def _reopen(self) -> None:
         """A new embedded client on the same folder, which loads the index from disk."""
-        import chromadb
-        from chromadb.api.shared_system_client import SharedSystemClient
-
         old = self._client
         settings = old.get_settings()
-        # Chroma shares one "system" (with the vector indexes in memory) per folder
-        # in a process; forget it so that the next client opens its own. Clients
-        # still holding the old one keep working with what it had.
-        SharedSystemClient._identifier_to_system.pop(str(settings.persist_directory), None)
         with self._chroma_errors("open the index again"):
-            self._client = chromadb.PersistentClient(
-                path=settings.persist_directory,
+            self._client = _own_embedded_client(
+                str(settings.persist_directory),
                 settings=settings,
                 tenant=old.tenant,
                 database=old.database,
@@ -666,7 +690,7 @@ class VideoIndex:
                     ) from exc
                 logger.debug("search failed (%s); reopening the index", exc)
                 self._reopen()
-                self._seen_version = _read_version(self._folder)
+                self._seen_version = _read_version(self._version_file(self._folder))
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- properties ---------------------------------------------------------
@@ -1506,26 +1530,41 @@ def _embedded_folder(client: Any) -> Path | None:
     return Path(settings.persist_directory)
 
 
-def _read_version(folder: Path) -> str | None:
-    """The version an embedded index's writers last left (None: never written by one)."""
+def _own_embedded_client(directory: str, **options: Any) -> Any:
+    """A ``chromadb.PersistentClient`` on *directory* that loads the index as it is on disk.
+
+    Chroma shares one "system" per folder within a process, with each collection's
+    vector index in memory, never reloaded; that system may predate another
+    process's writes. Forgetting it makes the client start its own. Clients that
+    still hold the old one keep working with what it had.
+    """
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(directory, None)
+    return chromadb.PersistentClient(path=directory, **options)
+
+
+def _read_version(file: Path) -> str | None:
+    """The version its writers last left in an index's version *file* (None: none yet)."""
     try:
-        return (folder / VERSION_FILE).read_text(encoding="ascii")
+        return file.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):
         return None
 
 
-def _new_version(folder: Path) -> str | None:
-    """Give the index in *folder* a new version (under its write lock) and return it."""
+def _new_version(file: Path) -> str | None:
+    """Give an index a new version in its version *file* (under the write lock); return it."""
     version = uuid.uuid4().hex
-    temporary = folder / f".{VERSION_FILE}.{os.getpid()}.tmp"
+    temporary = file.with_name(f".{file.name}.{os.getpid()}.tmp")
     try:
         temporary.write_text(version, encoding="ascii")
-        os.replace(temporary, folder / VERSION_FILE)  # atomic: readers see old or new
+        os.replace(temporary, file)  # atomic: readers see the old version or the new one
     except OSError as exc:
         logger.warning(
             "Could not record a change of the index in %s (%s): searches in other processes "
             "may not see it until they open the index again.",
-            folder,
+            file.parent,
             exc,
         )
         return None
