@@ -169,7 +169,8 @@ def cli(home: Path | None, debug: bool) -> None:
 
 def _captions(choice: str) -> Captions:
     """``--captions`` as the library's ``captions=``."""
-    return "generated" if choice == "auto" else "manual" if choice == "manual" else "any"
+    named: dict[str, Captions] = {"any": "any", "manual": "manual", "auto": "generated"}
+    return named[choice]
 
 
 def _open_index(model: str, chroma_server: str | None) -> VideoIndex:
