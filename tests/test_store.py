@@ -354,13 +354,16 @@ def test_add_many_starts_a_new_write_batch_when_one_is_full(
 
 
 def test_add_many_with_the_same_video_twice_keeps_the_last_version(
-    embeddings: Embeddings, bees: Transcript, tmp_path: Path
+    counting: CountingEmbeddings, bees: Transcript, tmp_path: Path
 ) -> None:
     shorter = dataclasses.replace(bees, segments=bees.segments[:30])
-    index = VideoIndex(persist_directory=tmp_path, embeddings=embeddings)
+    index = VideoIndex(persist_directory=tmp_path, embeddings=counting)
     report = index.add_many([bees, shorter])
-    assert report.ok and [a.video_id for a in report.added] == [BEES, BEES]
+    # One kind (uploaded captions): the later one is written, the first never embedded.
+    assert report.ok and [a.video_id for a in report.added] == [BEES]
+    assert [(i.video_id, i.rule) for i in report.ignored] == [(BEES, "later")]
     expected = len(chunk_transcript(shorter))
+    assert counting.texts == expected
     assert len(_chunk_ids(index, BEES)) == expected == index.count()
     assert index.pending() == [] and index.has_video(BEES)
 

@@ -25,6 +25,7 @@ from ytqa.store import (
     FailedSource,
     IngestReport,
     SkippedVideo,
+    _record_kind,
     default_collection_name,
 )
 
@@ -48,6 +49,8 @@ class KnownVideo:
     """Chunk collections that hold it."""
     presets: tuple[str, ...]
     """Preset keys of those collections (collection names for custom ones), in order."""
+    transcripts: tuple[str, ...]
+    """The transcript each of them holds (:func:`ytqa.store.transcript_kind`), in order."""
 
 
 def known_videos(client: Any, *, collection: str | None = None) -> dict[str, KnownVideo]:
@@ -75,14 +78,19 @@ def known_videos(client: Any, *, collection: str | None = None) -> dict[str, Kno
         for raw in records:
             record = dict(raw)
             video_id = str(record["video_id"])
+            kind = _record_kind(record)
             seen = videos.get(video_id)
             if seen is None:
-                videos[video_id] = KnownVideo(video_id, record, (of,), (preset,))
+                videos[video_id] = KnownVideo(video_id, record, (of,), (preset,), (kind,))
                 continue
             # The latest add is the transcript the user wants carried over.
             latest = record if _added_at(record) > _added_at(seen.record) else seen.record
             videos[video_id] = KnownVideo(
-                video_id, latest, (*seen.collections, of), (*seen.presets, preset)
+                video_id,
+                latest,
+                (*seen.collections, of),
+                (*seen.presets, preset),
+                (*seen.transcripts, kind),
             )
     return videos
 

@@ -58,6 +58,7 @@ from ytqa.video import format_timestamp, parse_video_id
 if TYPE_CHECKING:  # pragma: no cover
     from ytqa.asr import AsrMode, SpeechToText
     from ytqa.models import EmbeddingPreset
+    from ytqa.transcripts import Captions
 
 __all__ = [
     "CHAIN_TYPES",
@@ -313,11 +314,16 @@ class VideoRetriever(BaseRetriever):
         # ready version of its video (a writer in another process may race with
         # this search) and search again without any video that does not.
         excluded: set[str] = set()
-        for _ in range(3):
+
+        def search_once() -> list[Document]:
+            # The filter is made (and an index another process wrote to reopened) afresh.
             where = _merge_filters(self.index.where(video_ids, exclude=excluded), user_filter)
-            documents = self.search(
+            return self.search(
                 query, k=k, search_type=search_type, where=where, search_kwargs=dict(options)
             )
+
+        for _ in range(3):
+            documents = self.index._searching(search_once)
             documents, incomplete = self.index._resolve(documents)
             if not incomplete:
                 break
@@ -570,12 +576,21 @@ def _as_sources(videos: Any) -> list[Any]:
     return list(videos)
 
 
-def _ingest(index: VideoIndex, videos: Any, ingest_options: dict[str, Any]) -> None:
-    """Index *videos* that are not indexed yet; raise if any of them fails."""
-    report = index.add_many(_as_sources(videos), **ingest_options)
+def _ingest(index: VideoIndex, videos: Any, ingest_options: dict[str, Any]) -> list[str]:
+    """Index *videos* that are not indexed yet and return the IDs of all of them (playlists
+    and folders expanded, those already indexed included); raise if any of them fails."""
+    sources = _as_sources(videos)
+    if not sources:
+        raise ChainConfigurationError(
+            "videos= is empty, so there is nothing to search. Pass video URLs, IDs or "
+            "transcript files, or leave videos= out to search every indexed video."
+        )
+    report = index.add_many(sources, **ingest_options)
     failures = list(getattr(report, "failed", None) or [])
     if not failures:
-        return
+        found = [video.video_id for video in report.added]
+        found += [video.video_id for video in report.skipped]
+        return list(dict.fromkeys(found))
     errors = [_failure_error(failure) for failure in failures]
     if len(errors) == 1 and errors[0] is not None:
         raise errors[0]
@@ -599,14 +614,24 @@ def _failure_line(failure: Any) -> str:
     return f"{source}: {error}"
 
 
-def _resolve_video_ids(index: VideoIndex, video_ids: Iterable[str] | None) -> list[str] | None:
+def _resolve_video_ids(
+    index: VideoIndex, video_ids: Iterable[str] | None, scope: list[str] | None
+) -> list[str] | None:
+    """The videos a retriever searches: *video_ids* (each indexed, and one of *scope*,
+    the videos of ``videos=``, when given), else *scope*, else all (None)."""
     if video_ids is None:
-        return None
+        return scope
     if isinstance(video_ids, str):
         video_ids = [video_ids]
     resolved = []
     for given in video_ids:
         video_id = given if index.has_video(given) else parse_video_id(given)
+        if scope is not None and video_id not in scope:
+            raise ChainConfigurationError(
+                f"video_ids= names {video_id}, which is not one of the videos= given "
+                f"({', '.join(scope)}): video_ids= only narrows videos=. Add it to videos=, "
+                "or leave videos= out to choose among every indexed video."
+            )
         if not index.has_video(video_id):
             raise VideoIndexError(
                 f"Video {video_id} is not in the index, so video_ids= cannot select it. "
@@ -630,29 +655,36 @@ def build_retriever(
     languages: Sequence[str] = ("en",),
     translate_to: str | None = None,
     proxy: str | None = None,
+    captions: Captions = "any",
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
     asr: AsrMode | SpeechToText | None = None,
     asr_model: str | None = None,
 ) -> VideoRetriever:
-    """Return a LangChain retriever over the videos, indexing those not indexed yet.
+    """Return a LangChain retriever over *videos*, indexing those not indexed yet.
 
     Args:
-        videos: Video URLs or IDs, transcript files, :class:`~ytqa.Transcript` s
-            (anything :meth:`VideoIndex.add_many` takes). ``None`` searches what the
-            index already holds, after embedding from the transcript cache the
-            videos that other presets' indexes hold (:meth:`VideoIndex.sync`).
+        videos: Video URLs or IDs, playlists, transcript files or folders,
+            :class:`~ytqa.Transcript` s (anything :meth:`VideoIndex.add_many` takes).
+            The retriever searches these videos only (every video they expand to,
+            including those indexed already); the index's other videos stay indexed.
+            ``None`` searches every video the index holds, after embedding from the
+            transcript cache the videos that other presets' indexes hold
+            (:meth:`VideoIndex.sync`).
         model: Embedding preset of the index (``"minilm"``, ``"mpnet"``, ...).
         k: Chunks per query (also settable per call: ``invoke(q, k=2)``).
         search_type: ``"similarity"``, ``"mmr"`` or ``"similarity_score_threshold"``.
         search_kwargs: ``fetch_k``/``lambda_mult`` for mmr, ``score_threshold``,
             ``filter`` (Chroma ``where`` on chunk metadata).
         video_ids: Restrict retrieval to these videos (IDs or URLs), which must be
-            indexed.
+            indexed. With *videos*, it narrows them: each must be one of *videos*
+            (else ``ChainConfigurationError``).
         index: An open :class:`VideoIndex`; otherwise one is opened from *model*,
             *persist_directory* and *client* (default: the embedded index under the
             ytqa home).
-        languages, translate_to, proxy: How transcripts of new videos are fetched.
+        languages, translate_to, proxy, captions: How transcripts of new videos are
+            fetched; ``captions`` also decides which source is used when several are
+            the same video (see :meth:`VideoIndex.add_many`).
         asr, asr_model: Speech-to-text for audio and video files and for YouTube videos
             without captions (``"auto"``, ``"always"``, ``"never"`` or a
             :class:`~ytqa.asr.SpeechToText`; the Whisper model), as for
@@ -667,14 +699,16 @@ def build_retriever(
             (``NoTranscriptFoundError``, ...), a ``VideoIndexError`` listing them all
             when several do (the others stay indexed); ``VideoIndexError`` also for an
             empty index or a ``video_ids`` entry that is not indexed;
-            ``ChainConfigurationError`` for a bad ``k``/``search_type``.
+            ``ChainConfigurationError`` for a bad ``k``/``search_type``, an empty
+            *videos* or a ``video_ids`` entry that is not one of *videos*.
     """
     _check_k(k)
     _check_search(search_type, dict(search_kwargs or {}))
     _check_window(window, cite_lead)
     opened = _open_index(index, model, persist_directory, client)
+    scope = None
     if videos is not None:
-        _ingest(
+        scope = _ingest(
             opened,
             videos,
             {
@@ -683,6 +717,7 @@ def build_retriever(
                 "proxy": proxy,
                 "asr": asr,
                 "asr_model": asr_model,
+                "captions": captions,
             },
         )
     else:
@@ -698,7 +733,7 @@ def build_retriever(
         k=k,
         search_type=search_type,
         search_kwargs=dict(search_kwargs or {}),
-        video_ids=_resolve_video_ids(opened, video_ids),
+        video_ids=_resolve_video_ids(opened, video_ids, scope),
         window=window,
         cite_lead=cite_lead,
     )
@@ -823,6 +858,7 @@ def build_chain(
     languages: Sequence[str] = ("en",),
     translate_to: str | None = None,
     proxy: str | None = None,
+    captions: Captions = "any",
     return_source_documents: bool = True,
     verbose: bool = False,
     window: int = DEFAULT_WINDOW,
@@ -839,9 +875,9 @@ def build_chain(
 
     Args:
         videos, model, k, search_type, search_kwargs, video_ids, index,
-        persist_directory, client, languages, translate_to, proxy, window, cite_lead, asr,
-        asr_model: As for
-            :func:`build_retriever` (videos not indexed yet are indexed first).
+        persist_directory, client, languages, translate_to, proxy, captions, window,
+        cite_lead, asr, asr_model: As for :func:`build_retriever` (videos not indexed yet
+            are indexed first; the chain answers from *videos* only).
         llm: The language model: a LangChain model, ``"provider:model"``,
             ``"hf:<model>"`` or ``None`` for the default (see :func:`ytqa.resolve_llm`).
             It is loaded after the videos are indexed, so that a video that cannot
@@ -885,6 +921,7 @@ def build_chain(
         languages=languages,
         translate_to=translate_to,
         proxy=proxy,
+        captions=captions,
         window=window,
         cite_lead=cite_lead,
         asr=asr,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from ytqa.store import IngestReport, VideoIndex
+    from ytqa.transcripts import Captions
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -164,6 +165,17 @@ def fetch_options(f: F) -> F:
             help="HTTP(S) proxy for YouTube, e.g. http://user:pass@host:port "
             "(for blocked IPs; see docs/troubleshooting.md).",
         ),
+        click.option(
+            "--captions",
+            type=click.Choice(["any", "manual", "auto"]),
+            metavar="KIND",
+            default="any",
+            show_default=True,
+            help="Captions: any (uploaded first, then auto-captions), manual (uploaded only) or "
+            "auto (auto-captions first). When several files or sources are the same video, "
+            "uploaded captions (e.g. .srt) are used over auto-captions (e.g. YouTube's "
+            ".en.vtt), auto-captions first with 'auto'; between two of a kind, the later one.",
+        ),
         # Speech-to-text (ytqa[asr]): see docs/speech-to-text.md.
         click.option(
             "--asr",
@@ -264,6 +276,12 @@ def cli(home: Path | None, debug: bool) -> None:
     configure_logging(debug=debug)
 
 
+def _captions(choice: str) -> Captions:
+    """``--captions`` as the library's ``captions=``."""
+    named: dict[str, Captions] = {"any": "any", "manual": "manual", "auto": "generated"}
+    return named[choice]
+
+
 def _open_index(model: str, chroma_server: str | None) -> VideoIndex:
     from ytqa.store import VideoIndex
 
@@ -358,12 +376,14 @@ def ask(
     proxy: str | None,
     asr: str,
     asr_model: str | None,
+    captions: str,
     as_json: bool,
 ) -> None:
-    """Answer QUESTION from the videos SOURCES (or from everything indexed).
+    """Answer QUESTION from the videos SOURCES only (or from everything indexed).
 
     SOURCES are video URLs or IDs, playlist URLs, transcript files, audio or
-    video files, or folders; those not indexed yet are indexed first.
+    video files, or folders; those not indexed yet are indexed first. The
+    index's other videos stay indexed.
     """
     from ytqa.chain import build_chain
 
@@ -380,6 +400,7 @@ def ask(
             languages=languages,
             translate_to=translate_to,
             proxy=proxy,
+            captions=_captions(captions),
             asr=speech.settings(asr, asr_model),
         )
     result = chain.invoke({"query": question})
@@ -415,9 +436,10 @@ def search(
     proxy: str | None,
     asr: str,
     asr_model: str | None,
+    captions: str,
     as_json: bool,
 ) -> None:
-    """Show the passages of SOURCES (or of everything indexed) that best match QUERY.
+    """Show the passages of SOURCES only (or of everything indexed) that best match QUERY.
 
     Retrieval only: no LLM is needed. Each passage comes with its timestamp,
     a link to that moment and its similarity score.
@@ -433,6 +455,7 @@ def search(
             languages=languages,
             translate_to=translate_to,
             proxy=proxy,
+            captions=_captions(captions),
             asr=speech.settings(asr, asr_model),
         )
     documents = retriever.invoke(query)
@@ -471,14 +494,16 @@ def ingest(
     proxy: str | None,
     asr: str,
     asr_model: str | None,
+    captions: str,
     refresh: bool,
     as_json: bool,
 ) -> None:
     """Index SOURCES: video URLs or IDs, playlist URLs, transcript files, audio or
     video files (speech-to-text), or folders of them.
 
-    Videos already indexed with the same model are skipped. One failing video
-    does not stop the others; the exit status is 1 if any failed.
+    Videos already indexed with the same model are skipped; a video indexed from
+    another transcript is replaced, and the line says from which to which. One
+    failing video does not stop the others; the exit status is 1 if any failed.
     """
     index = _open_index(model, chroma_server)
     with _SpeechProgress(not as_json) as speech:
@@ -487,6 +512,7 @@ def ingest(
             languages=languages,
             translate_to=translate_to,
             proxy=proxy,
+            captions=_captions(captions),
             refresh=refresh,
             progress=not as_json,
             asr=speech.settings(asr, asr_model),
@@ -505,18 +531,37 @@ def _print_report(
         return
     console = _console()
     for item in report.added:
-        console.print(f"added    {_one_line(item.video_id)}  {item.chunks:>5} chunks  "
-                      f"{_one_line(item.title or '')}")
+        if item.replaced is None:
+            action, kind = "added   ", f"({item.transcript})"
+        else:
+            action, kind = "replaced", f"({item.replaced} → {item.transcript})"
+        console.print(
+            f"{action} {_one_line(item.video_id)}  {item.chunks:>5} chunks  "
+            f"{_one_line(kind)}  {_one_line(item.title or '')}"
+        )
     if list_skipped:
         for video in report.skipped:
             console.print(f"skipped  {_one_line(video.video_id)}  (already indexed)  "
                           f"{_one_line(video.title or '')}")
+    for ignored in report.ignored:
+        why = {
+            "uploaded": "uploaded captions first; --captions auto prefers auto-captions",
+            "generated": "auto-captions first, as --captions auto asks",
+            "later": "the later of two of a kind",
+        }[ignored.rule]
+        console.print(
+            f"ignored  {_one_line(ignored.video_id)}  {_one_line(ignored.source)}: "
+            f"{_one_line(ignored.used)} is used ({why})"
+        )
     for failure in report.failed:
         console.print(f"failed   {_one_line(failure.source)}: {cli_message(failure.error)}")
-    console.print(
-        f"{len(report.added)} added, {len(report.skipped)} {skipped}, "
-        f"{len(report.failed)} failed ({_one_line(model)})."
-    )
+    replaced = sum(item.replaced is not None for item in report.added)
+    counts = [f"{len(report.added) - replaced} added"]
+    counts += [f"{replaced} replaced"] if replaced else []
+    counts += [f"{len(report.skipped)} {skipped}"]
+    counts += [f"{len(report.ignored)} ignored"] if report.ignored else []
+    counts += [f"{len(report.failed)} failed"]
+    console.print(f"{', '.join(counts)} ({_one_line(model)}).")
 
 
 @cli.command(name="list")
@@ -524,31 +569,47 @@ def _print_report(
 @server_option
 @json_option
 def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
-    """List the videos in the index of a model, with the presets whose indexes hold each."""
+    """List the videos in the index of a model, with the presets whose indexes hold each.
+
+    Beside each preset, the transcript its index holds: srt, en.vtt, json (files),
+    youtube manual or youtube auto (YouTube's uploaded or auto-captions).
+    """
     from ytqa._sync import known_videos
 
     index = _open_index(model, chroma_server)
     records = index.videos()
     known = known_videos(index.client)
-    presets = {video_id: list(video.presets) for video_id, video in known.items()}
+    # Per video, the transcript each preset's index holds: {"minilm": "srt", ...}.
+    held = {video_id: dict(zip(video.presets, video.transcripts, strict=True))
+            for video_id, video in known.items()}
     if as_json:
-        _echo_json([{**record.to_dict(), "presets": presets.get(record.video_id, [])}
-                    for record in records])
+        _echo_json(
+            [{**record.to_dict(), "presets": list(held.get(record.video_id, {})),
+              "transcripts": held.get(record.video_id, {})}
+             for record in records]
+        )
         return
     console = _console()
     if not records:
         console.print(f"The {_one_line(model)} index is empty. Add videos with: "
                       "ytqa ingest SOURCE...")
-    width = max((len(", ".join(presets.get(r.video_id, []))) for r in records), default=0)
+    columns = {
+        record.video_id: ", ".join(
+            f"{preset} ({kind})" for preset, kind in held.get(record.video_id, {}).items()
+        )
+        for record in records
+    }
+    width = max((len(column) for column in columns.values()), default=0)
     for record in records:
         kind = "auto" if record.is_generated else "uploaded"
         if record.asr_model:
             kind = f"speech-to-text {record.asr_model}"
-        held_by = ", ".join(presets.get(record.video_id, []))
-        console.print(_one_line(f"{record.video_id}  {record.chunks:>5} chunks  ")
-                      + _one_line(f"{record.language} ({kind})")
-                      + f"  {_one_line(held_by):<{width}}  "
-                      + _one_line(record.title or record.source))
+        console.print(
+            f"{_one_line(record.video_id)}  {record.chunks:>5} chunks  "
+            f"{_one_line(record.language)} ({_one_line(kind)})  "
+            f"{_one_line(columns[record.video_id]):<{width}}  "
+            f"{_one_line(record.title or record.source)}"
+        )
     elsewhere = len(known.keys() - {record.video_id for record in records} - index._removed())
     if elsewhere:
         console.print(f"{elsewhere} more video(s) in other presets' indexes: "

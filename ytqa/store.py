@@ -54,11 +54,34 @@ or removed; :meth:`VideoIndex.pending` lists those.
 Removing a video leaves a ``removed`` record (a tombstone, without chunks) so
 that :meth:`VideoIndex.sync` does not bring it back from another preset's
 index; adding the video again explicitly clears it.
+
+Several processes
+-----------------
+
+An embedded index's folder may be used by several processes at once. Chroma's
+embedded client is not made for that: it keeps each collection's vector index
+in memory and never reloads it, so a process that keeps the index open would
+not find what others add, and a filtered search fails ("Error finding id")
+once the database holds chunks its vector index lacks. So:
+
+* every write (a group of videos, a removal) holds the folder's file lock
+  (:data:`LOCK_FILE`, with ``filelock``): writers take turns, readers never wait;
+* each write ends by giving the collection a new version (a file named after
+  it, :data:`VERSION_SUFFIX`);
+  :meth:`VideoIndex.where`, which every retriever calls before searching, reads
+  it (microseconds) and reopens the index, with a Chroma client of its own, when
+  it changed; a writer does the same before it writes;
+* a search that Chroma still fails that way (a write landed during it, or came
+  from a writer that leaves no version) is made again on a reopened index, a
+  few times, then turned into a :class:`~ytqa.VideoIndexError`.
+
+Past that (many processes at once, several machines), use a Chroma server.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -67,10 +90,10 @@ import re
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -78,6 +101,7 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStoreRetriever
 from pydantic import ConfigDict, Field
 
@@ -101,12 +125,14 @@ __all__ = [
     "DEFAULT_WRITE_BATCH",
     "AddedVideo",
     "FailedSource",
+    "IgnoredSource",
     "IngestReport",
     "SkippedVideo",
     "VideoIndex",
     "VideoIndexRetriever",
     "VideoRecord",
     "default_collection_name",
+    "transcript_kind",
 ]
 
 logger = logging.getLogger(__name__)
@@ -133,8 +159,16 @@ _SCHEMA = 1
 # A video ID that no video has: a filter on it matches nothing.
 _NO_VIDEO = "\x00no-video"
 _COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
+# In an embedded index's folder: the lock its writers take, and the version they
+# change after each write, which tells readers in other processes to reopen the index.
+LOCK_FILE = "ytqa-write.lock"
+VERSION_SUFFIX = ".version"
+"""A collection's version file is ``<collection>.version`` (``ytqa-minilm.version``)."""
+# Searches tried again when Chroma fails because another process wrote meanwhile.
+_SEARCH_ATTEMPTS = 3
 
 Captions = Literal["any", "manual", "generated"]
+_T = TypeVar("_T")
 
 
 # ---------------------------------------------------------------------------
@@ -162,6 +196,12 @@ class VideoRecord:
     asr_model: str | None = None
     """The Whisper model of a speech-to-text transcript."""
 
+    @property
+    def transcript(self) -> str:
+        """The transcript held: ``"srt"``, ``"en.vtt"``, ``"youtube manual"``... (see
+        :func:`transcript_kind`)."""
+        return transcript_kind(self.source, self.is_generated)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
         return {
@@ -172,10 +212,30 @@ class VideoRecord:
             "is_generated": self.is_generated,
             "chunks": self.chunks,
             "source": self.source,
+            "transcript": self.transcript,
             "added_at": self.added_at,
             "captions": self.captions,
             "asr_model": self.asr_model,
         }
+
+
+def transcript_kind(source: str, is_generated: bool) -> str:
+    """A video's transcript, for people: ``"youtube manual"`` or ``"youtube auto"`` for
+    YouTube's captions, else the file's ending (``"srt"``, ``"en.vtt"``, ``"json"``).
+
+    >>> transcript_kind("/talks/GqA42M4RtxE.en.vtt", True)
+    'en.vtt'
+    >>> transcript_kind("youtube", False)
+    'youtube manual'
+    """
+    if source == "youtube":
+        return "youtube auto" if is_generated else "youtube manual"
+    from ytqa.transcripts import _names_from_file_name
+
+    name = Path(source).name
+    ending = Path(name).suffix.lstrip(".").lower() or "file"
+    language = _names_from_file_name(name)[1]
+    return f"{language}.{ending}" if language else ending
 
 
 class AddedVideo(NamedTuple):
@@ -184,6 +244,11 @@ class AddedVideo(NamedTuple):
     video_id: str
     title: str | None
     chunks: int
+    transcript: str = ""
+    """The transcript written (:func:`transcript_kind`: ``"srt"``, ``"youtube auto"``...)."""
+    replaced: str | None = None
+    """The transcript the index held for this video before, which this one replaced
+    (None: the video was not indexed)."""
 
 
 class SkippedVideo(NamedTuple):
@@ -200,13 +265,32 @@ class FailedSource(NamedTuple):
     error: YtqaError
 
 
+class IgnoredSource(NamedTuple):
+    """A source left out because another source of the same run is the same video.
+
+    Which one is used (decided before anything is written): uploaded captions over
+    auto-captions (``rule="uploaded"``), auto-captions first with
+    ``captions="generated"`` (``rule="generated"``), and between two of the same
+    kind the later source (``rule="later"``).
+    """
+
+    source: str
+    video_id: str
+    used: str
+    """The source whose transcript is used instead."""
+    rule: Literal["uploaded", "generated", "later"]
+
+
 @dataclass
 class IngestReport:
     """What :meth:`VideoIndex.add_many` did, source by source."""
 
     added: list[AddedVideo] = field(default_factory=list)
+    """Videos written: new ones, and those whose transcript was replaced (``replaced``)."""
     skipped: list[SkippedVideo] = field(default_factory=list)
     failed: list[FailedSource] = field(default_factory=list)
+    ignored: list[IgnoredSource] = field(default_factory=list)
+    """Sources of a video that another source of the same call gave (see :class:`IgnoredSource`)."""
 
     @property
     def ok(self) -> bool:
@@ -218,6 +302,7 @@ class IngestReport:
         return {
             "added": [item._asdict() for item in self.added],
             "skipped": [item._asdict() for item in self.skipped],
+            "ignored": [item._asdict() for item in self.ignored],
             "failed": [
                 {"source": item.source, "error": str(item.error), "type": type(item.error).__name__}
                 for item in self.failed
@@ -235,8 +320,6 @@ class _Plan(NamedTuple):
     """A video to write: its chunks, their IDs, its manifest record (state pending)."""
 
     transcript: Transcript
-    record: dict[str, Any] | None
-    """What the manifest held before this add."""
     chunks: list[Document]
     ids: list[str]
     entry: dict[str, Any]
@@ -348,14 +431,14 @@ class VideoIndex:
         self._vectorstore: Chroma | None = None
         self._where_label = "the Chroma index"
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        # The version of an embedded index that this one's client reflects; unknown
+        # (None) for a client passed in, which then reopens once if there is a version.
+        self._seen_version: str | None = None
         chosen = sum((client is not None, persist_directory is not None, in_memory))
         if chosen > 1:
             raise VideoIndexError(
                 "Pass only one of client=, persist_directory= and in_memory=True to VideoIndex."
             )
-        self._client = client if client is not None else self._make_client(
-            persist_directory, in_memory
-        )
         name = collection_name or default_collection_name(self._preset)
         if not _COLLECTION_NAME.match(name):
             raise VideoIndexError(
@@ -363,7 +446,15 @@ class VideoIndex:
                 "'-', starting and ending with a letter or digit."
             )
         self._name = name
-        self._collection, self._manifest = self._open_collections()
+        self._client = client if client is not None else self._make_client(
+            persist_directory, in_memory
+        )
+        # An embedded index's folder, shared with other processes (see "Several
+        # processes" in the module documentation); None in memory or on a server.
+        self._folder = _embedded_folder(self._client)
+        # Creating the collections is a write; opening them is not (readers never wait).
+        with self._locked() if self._creates_collections() else contextlib.nullcontext():
+            self._collection, self._manifest = self._open_collections()
 
     # -- construction -------------------------------------------------------
 
@@ -432,7 +523,9 @@ class VideoIndex:
         directory = Path(persist_directory) if persist_directory is not None else index_dir()
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(directory))
+            # Read before opening: a write that lands after it makes the index reopen.
+            self._seen_version = _read_version(directory / f"{self._name}{VERSION_SUFFIX}")
+            client = _own_embedded_client(str(directory))
         except Exception as exc:
             raise VideoIndexError(
                 f"Could not open the index folder {directory}: {exc}. Check that it is "
@@ -500,6 +593,113 @@ class VideoIndex:
             if built_with == preset.key:  # same key, other model: say which model
                 built_with = str(found.get("ytqa_model"))
             raise IndexModelMismatchError(self._name, built_with, preset.key)
+
+    # -- several processes on one embedded index -----------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the embedded index's write lock: writers in other processes wait for it."""
+        if self._folder is None:
+            yield
+            return
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(self._folder / LOCK_FILE, is_singleton=True)
+        try:
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                logger.warning(
+                    "Another process is writing to the index in %s; waiting for it to finish.",
+                    self._folder,
+                )
+                lock.acquire()
+        except OSError as exc:
+            raise VideoIndexError(
+                f"Could not lock the index folder {self._folder} for writing: {exc}. Check "
+                "that the folder is writable."
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _version_file(self, folder: Path) -> Path:
+        # One per collection: a write to another preset's index needs no reopening here.
+        return folder / f"{self._name}{VERSION_SUFFIX}"
+
+    def _creates_collections(self) -> bool:
+        """Whether opening this embedded index creates its collections."""
+        if self._folder is None:
+            return False
+        with self._chroma_errors("list the collections"):
+            names = {collection.name for collection in self._client.list_collections()}
+        return not {self._name, self._name + MANIFEST_SUFFIX} <= names
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Write under the lock, starting from what other processes wrote, and change the
+        index's version on the way out so that their readers reopen it."""
+        with self._locked():
+            self._catch_up()
+            try:
+                yield
+            finally:
+                if self._folder is not None:
+                    self._seen_version = _new_version(self._version_file(self._folder))
+
+    def _catch_up(self) -> None:
+        """Reopen an embedded index that another process wrote to since this one looked.
+
+        Chroma's embedded client keeps each collection's vector index in memory and
+        never reloads it: without this, a long-lived process does not find videos
+        added elsewhere, and a filtered search fails with "Error finding id" once
+        the database holds chunks its vector index lacks (chroma-core/chroma#3792).
+        Reading the version file costs microseconds; reopening, once per change,
+        loads the vector index from disk.
+        """
+        if self._folder is None:
+            return
+        version = _read_version(self._version_file(self._folder))
+        if version != self._seen_version:
+            self._reopen()
+            self._seen_version = version
+
+    def _reopen(self) -> None:
+        """A new embedded client on the same folder, which loads the index from disk."""
+        old = self._client
+        settings = old.get_settings()
+        with self._chroma_errors("open the index again"):
+            self._client = _own_embedded_client(
+                str(settings.persist_directory),
+                settings=settings,
+                tenant=old.tenant,
+                database=old.database,
+            )
+        self._collection, self._manifest = self._open_collections()
+        self._vectorstore = None
+
+    def _searching(self, search: Callable[[], _T]) -> _T:
+        """Run *search*; when Chroma fails because another process wrote to the index
+        meanwhile, reopen it and run *search* again (it must make its filter afresh)."""
+        from chromadb.errors import InternalError
+
+        for attempt in range(1, _SEARCH_ATTEMPTS + 1):
+            try:
+                return search()
+            except InternalError as exc:
+                if self._folder is None or attempt == _SEARCH_ATTEMPTS:
+                    raise VideoIndexError(
+                        f"Chroma failed to search {self._where_label} (collection "
+                        f"{self._name!r}): {exc}. If another process was writing to the index, "
+                        "search again once it is done; if readers and writers run together "
+                        "all the time, serve the index with a Chroma server "
+                        "(VideoIndex.from_server). If it keeps failing, the index may be damaged."
+                    ) from exc
+                logger.debug("search failed (%s); reopening the index", exc)
+                self._reopen()
+                self._seen_version = _read_version(self._version_file(self._folder))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- properties ---------------------------------------------------------
 
@@ -592,7 +792,12 @@ class VideoIndex:
         None when there is nothing to filter (no video pending, no restriction):
         an unfiltered search is much faster than a filtered one. The filter is a
         snapshot; :meth:`as_retriever` makes a fresh one for every query.
+
+        For an embedded index, it first reopens the index if another process wrote
+        to it since this one looked, so that a search made after it (on
+        :attr:`vectorstore`, read again) sees what they wrote.
         """
+        self._catch_up()
         hidden = set(self.pending()) | set(exclude)
         if video_ids is not None:
             if isinstance(video_ids, str):
@@ -737,8 +942,17 @@ class VideoIndex:
         """Add many videos; one that fails does not stop the others.
 
         Playlists, channels and folders are expanded first
-        (:func:`ytqa.transcripts.expand_sources`). Returns an
-        :class:`IngestReport` of added, skipped (already there) and failed sources.
+        (:func:`ytqa.transcripts.expand_sources`; a folder gives one file per
+        video, its ``.vtt`` first with ``captions="generated"``). When several
+        sources are the same video, one is chosen before anything is written:
+        uploaded captions over auto-captions (auto-captions first with
+        ``captions="generated"``), and between two of the same kind the later
+        source; the others are listed in the report's ``ignored``. Returns an
+        :class:`IngestReport` of added (each saying which transcript it
+        ``replaced``, if any), skipped (already there), ignored and failed sources.
+
+        Transcript files are read before the first write (to know their videos),
+        so a call's files are held in memory together; their chunks are not.
 
         Raises:
             EmbeddingModelError: the embedding model (or its tokenizer) cannot be
@@ -750,20 +964,24 @@ class VideoIndex:
         single = isinstance(sources, (str, os.PathLike, Transcript))
         listed: list[Any] = [sources] if single else list(sources)  # type: ignore[arg-type]
         report = IngestReport()
+        prefer: Literal["manual", "generated"] = (
+            "generated" if captions == "generated" else "manual"
+        )
         items: list[str | os.PathLike[str] | Transcript] = []
         for source in listed:
             if isinstance(source, Transcript):
                 items.append(source)
                 continue
             try:
-                items.extend(expand_sources([source], proxy=proxy))
+                items.extend(expand_sources([source], prefer=prefer, proxy=proxy))
             except YtqaError as error:
                 report.failed.append(FailedSource(str(source), error))
         fetch = _fetch_options(languages, translate_to, captions, proxy, refresh, asr, asr_model)
+        chosen = self._one_source_per_video(items, fetch, report)
         # Videos planned but not yet written: written together, so that Chroma
         # and the manifest see one write per batch of chunks, not per video.
         group: list[tuple[str, _Plan]] = []
-        with _Progress(progress, total=len(items)) as bar:
+        with _Progress(progress, total=len(chosen)) as bar:
 
             def flush() -> None:
                 if group:
@@ -772,18 +990,11 @@ class VideoIndex:
                 self._write_each(group, bar, report)
                 group.clear()
 
-            for item in items:
-                label = item.video_id if isinstance(item, Transcript) else str(item)
+            for label, item in chosen:
                 bar.video(label)
                 try:
                     settings = self._settings(max_tokens, overlap_tokens)
                     prepared = self._prepare(item, settings, fetch)
-                    if isinstance(prepared, _Plan) and any(
-                        plan.entry["video_id"] == prepared.entry["video_id"] for _, plan in group
-                    ):
-                        # The same video twice: write the first, then plan again against it.
-                        flush()
-                        prepared = self._plan(prepared.transcript, settings)
                 except EmbeddingModelError:
                     raise  # the model is missing for every video alike: say it once
                 except YtqaError as error:
@@ -799,6 +1010,89 @@ class VideoIndex:
                     flush()
             flush()
         return report
+
+    def _one_source_per_video(
+        self,
+        items: Sequence[str | os.PathLike[str] | Transcript],
+        fetch: dict[str, Any],
+        report: IngestReport,
+    ) -> list[tuple[str, str | os.PathLike[str] | Transcript]]:
+        """*items* (labelled), with one source per video (see :meth:`add_many` for the rule).
+
+        Files are read here, to know their videos; a YouTube video is fetched (or
+        read from the cache) here only when a file is the same video, to know its kind.
+        Sources that fail go to ``report.failed``, those left out to ``report.ignored``.
+        """
+        from ytqa.transcripts import load_transcript
+
+        def label_of(item: str | os.PathLike[str] | Transcript) -> str:
+            return item.video_id if isinstance(item, Transcript) else str(item)
+
+        # The same source twice is one source (as expand_sources counts them).
+        unique: dict[Any, str | os.PathLike[str] | Transcript] = {}
+        for item in items:
+            key = str(Path(item).resolve()) if isinstance(item, os.PathLike) else item
+            unique.setdefault(key if isinstance(key, str) else id(key), item)
+        loaded: list[tuple[str, str | os.PathLike[str] | Transcript]] = []
+        for item in unique.values():
+            label = label_of(item)
+            if isinstance(item, os.PathLike):
+                try:
+                    item = load_transcript(item, **fetch)
+                except YtqaError as error:
+                    report.failed.append(FailedSource(label, error))
+                    continue
+            loaded.append((label, item))
+        positions: dict[str, list[int]] = {}
+        for position, (_, item) in enumerate(loaded):
+            video_id = item.video_id if isinstance(item, Transcript) else str(item)
+            positions.setdefault(video_id, []).append(position)
+        keep: set[int] = set()
+        for video_id, same in positions.items():
+            if len(same) > 1:
+                same = self._load_youtube_sources(loaded, same, fetch, report)
+            if not same:
+                continue
+            kinds = {position: bool(getattr(loaded[position][1], "is_generated", False))
+                     for position in same}
+            wanted = fetch["captions"] == "generated"
+            # The wanted kind first, then the later source.
+            best = max(same, key=lambda position: (kinds[position] == wanted, position))
+            keep.add(best)
+            for position in same:
+                if position == best:
+                    continue
+                rule: Literal["uploaded", "generated", "later"] = (
+                    "later" if kinds[position] == kinds[best] else
+                    "generated" if wanted else "uploaded"
+                )
+                report.ignored.append(
+                    IgnoredSource(loaded[position][0], video_id, loaded[best][0], rule)
+                )
+        return [loaded[position] for position in sorted(keep)]
+
+    def _load_youtube_sources(
+        self,
+        loaded: list[tuple[str, str | os.PathLike[str] | Transcript]],
+        positions: list[int],
+        fetch: dict[str, Any],
+        report: IngestReport,
+    ) -> list[int]:
+        """Load the YouTube sources among *positions* of *loaded* (in place), to compare
+        them with the other sources of their video; return the positions still there."""
+        from ytqa.transcripts import load_transcript
+
+        remaining = []
+        for position in positions:
+            label, item = loaded[position]
+            if not isinstance(item, Transcript):
+                try:
+                    loaded[position] = (label, load_transcript(item, **fetch))
+                except YtqaError as error:
+                    report.failed.append(FailedSource(label, error))
+                    continue
+            remaining.append(position)
+        return remaining
 
     def sync(
         self,
@@ -837,8 +1131,8 @@ class VideoIndex:
         had, too. Adding it again explicitly (:meth:`add`, :meth:`add_many`)
         indexes it anew.
         """
-        record = self._record(video_id)
-        with self._chroma_errors("remove the video"):
+        with self._writing(), self._chroma_errors("remove the video"):
+            record = self._record(video_id)
             ids = self._collection.get(where={"video_id": video_id}, include=[])["ids"]
             if record is not None and record.get("state") == _REMOVED and not ids:
                 return 0
@@ -977,7 +1271,7 @@ class VideoIndex:
             "source": transcript.source,
             "added_at": time.time(),
         }
-        return _Plan(transcript, record, chunks, ids, entry)
+        return _Plan(transcript, chunks, ids, entry)
 
     def _write_each(
         self, group: Sequence[tuple[str, _Plan]], bar: _Progress, report: IngestReport
@@ -987,7 +1281,7 @@ class VideoIndex:
         if not group:
             return
         try:
-            outcomes = self._write_group([plan for _, plan in group], bar)
+            written = self._write_group([plan for _, plan in group], bar)
         except YtqaError as error:
             if len(group) == 1:
                 report.failed.append(FailedSource(group[0][0], error))
@@ -996,12 +1290,12 @@ class VideoIndex:
             for single in group:
                 self._write_each([single], bar, report)
             return
-        for outcome in outcomes:
-            report.added.append(AddedVideo(*outcome))
+        for video in written:
+            report.added.append(video)
             bar.video_done()
 
-    def _write_group(self, plans: Sequence[_Plan], bar: _Progress) -> list[_Outcome]:
-        """Write the videos of *plans*, each all or nothing.
+    def _write_group(self, plans: Sequence[_Plan], bar: _Progress) -> list[AddedVideo]:
+        """Write the videos of *plans*, each all or nothing, holding the write lock.
 
         One manifest write marks them pending, their chunks go in batches that
         may span videos, and one manifest write (the commit point) marks them
@@ -1012,58 +1306,77 @@ class VideoIndex:
         action = f"write video {names}" + (f" and {len(plans) - 3} more" if len(plans) > 3 else "")
         batch_size = self._write_batch()
         done: set[str] = set()
-        with self._chroma_errors(action):
-            self._manifest.upsert(
-                ids=[plan.entry["video_id"] for plan in plans],
-                embeddings=[[0.0]] * len(plans),
-                metadatas=[plan.entry for plan in plans],
-            )
-            for plan in plans:
-                if plan.record is None:
-                    continue
-                # Another version, or a stopped add: drop what cannot be reused.
-                video_id, fingerprint = plan.entry["video_id"], plan.entry["fingerprint"]
-                self._collection.delete(
-                    where={
-                        "$and": [{"video_id": video_id}, {"ytqa_fingerprint": {"$ne": fingerprint}}]
-                    }
-                )
-                for batch in _batched(plan.ids, batch_size):
-                    done.update(self._collection.get(ids=list(batch), include=[])["ids"])
-        todo = [(plan, i) for plan in plans for i, id_ in enumerate(plan.ids) if id_ not in done]
-        total = sum(len(plan.chunks) for plan in plans)
-        bar.chunks(total, completed=total - len(todo))
-        embeddings = self.embeddings
-        for batch in _batched(todo, batch_size):
-            texts = [plan.chunks[i].page_content for plan, i in batch]
-            vectors = self._embed(embeddings, texts)
+        video_ids = [plan.entry["video_id"] for plan in plans]
+        with self._writing():
             with self._chroma_errors(action):
-                self._collection.upsert(
-                    ids=[plan.ids[i] for plan, i in batch],
-                    embeddings=vectors,
-                    documents=texts,
+                # What the index holds now (another process may have written since the plan).
+                found = self._manifest.get(ids=video_ids, include=["metadatas"])
+                before = {
+                    video_id: dict(meta)
+                    for video_id, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
+                }
+                self._manifest.upsert(
+                    ids=video_ids,
+                    embeddings=[[0.0]] * len(plans),
+                    metadatas=[plan.entry for plan in plans],
+                )
+                for plan in plans:
+                    if plan.entry["video_id"] not in before:
+                        continue
+                    # Another version, or a stopped add: drop what cannot be reused.
+                    video_id, fingerprint = plan.entry["video_id"], plan.entry["fingerprint"]
+                    self._collection.delete(
+                        where={
+                            "$and": [
+                                {"video_id": video_id},
+                                {"ytqa_fingerprint": {"$ne": fingerprint}},
+                            ]
+                        }
+                    )
+                    for batch in _batched(plan.ids, batch_size):
+                        done.update(self._collection.get(ids=list(batch), include=[])["ids"])
+            todo = [
+                (plan, i) for plan in plans for i, id_ in enumerate(plan.ids) if id_ not in done
+            ]
+            total = sum(len(plan.chunks) for plan in plans)
+            bar.chunks(total, completed=total - len(todo))
+            embeddings = self.embeddings
+            for batch in _batched(todo, batch_size):
+                texts = [plan.chunks[i].page_content for plan, i in batch]
+                vectors = self._embed(embeddings, texts)
+                with self._chroma_errors(action):
+                    self._collection.upsert(
+                        ids=[plan.ids[i] for plan, i in batch],
+                        embeddings=vectors,
+                        documents=texts,
+                        metadatas=[
+                            _stored_metadata(plan.chunks[i].metadata, plan.entry["fingerprint"])
+                            for plan, i in batch
+                        ],
+                    )
+                bar.advance(len(batch))
+            now = time.time()
+            with self._chroma_errors(action):
+                # The commit point: one manifest write makes every video of the group visible.
+                # (A microsecond apart, so that videos() keeps the order they were added in.)
+                self._manifest.upsert(
+                    ids=video_ids,
+                    embeddings=[[0.0]] * len(plans),
                     metadatas=[
-                        _stored_metadata(plan.chunks[i].metadata, plan.entry["fingerprint"])
-                        for plan, i in batch
+                        {**plan.entry, "state": _READY, "added_at": now + position * 1e-6}
+                        for position, plan in enumerate(plans)
                     ],
                 )
-            bar.advance(len(batch))
-        now = time.time()
-        with self._chroma_errors(action):
-            # The commit point: one manifest write makes every video of the group visible.
-            # (A microsecond apart, so that videos() keeps the order they were added in.)
-            self._manifest.upsert(
-                ids=[plan.entry["video_id"] for plan in plans],
-                embeddings=[[0.0]] * len(plans),
-                metadatas=[
-                    {**plan.entry, "state": _READY, "added_at": now + position * 1e-6}
-                    for position, plan in enumerate(plans)
-                ],
-            )
         for plan in plans:
             _cache_quietly(plan.transcript)
         return [
-            _Outcome(plan.entry["video_id"], plan.transcript.title, len(plan.chunks))
+            AddedVideo(
+                plan.entry["video_id"],
+                plan.transcript.title,
+                len(plan.chunks),
+                transcript_kind(plan.transcript.source, plan.transcript.is_generated),
+                _replaced(before.get(plan.entry["video_id"]), plan.entry["fingerprint"]),
+            )
             for plan in plans
         ]
 
@@ -1124,13 +1437,25 @@ class VideoIndexRetriever(VectorStoreRetriever):
         ours = self.index.where(self.video_ids, exclude=excluded)
         return {**kwargs, "filter": _combine(merged.get("filter"), ours)}
 
+    def _search_once(
+        self,
+        query: str,
+        run_manager: CallbackManagerForRetrieverRun,
+        kwargs: dict[str, Any],
+        excluded: set[str],
+    ) -> list[Document]:
+        search_kwargs = self._search_kwargs(kwargs, excluded)
+        # The index may have been reopened (another process wrote to it): search its store.
+        self.vectorstore = self.index.vectorstore
+        return super()._get_relevant_documents(query, run_manager=run_manager, **search_kwargs)
+
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         excluded: set[str] = set()
         for _ in range(3):
-            docs = super()._get_relevant_documents(
-                query, run_manager=run_manager, **self._search_kwargs(kwargs, excluded)
+            docs = self.index._searching(
+                functools.partial(self._search_once, query, run_manager, kwargs, excluded)
             )
             docs, incomplete = self.index._resolve(docs)
             if not incomplete:
@@ -1141,16 +1466,12 @@ class VideoIndexRetriever(VectorStoreRetriever):
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        excluded: set[str] = set()
-        for _ in range(3):
-            docs = await super()._aget_relevant_documents(
-                query, run_manager=run_manager, **self._search_kwargs(kwargs, excluded)
-            )
-            docs, incomplete = self.index._resolve(docs)
-            if not incomplete:
-                return docs
-            excluded |= incomplete
-        return [d for d in docs if d.metadata.get("video_id") not in excluded]
+        # Chroma and the embedding model block: run the search off the event loop.
+        search = functools.partial(
+            self._get_relevant_documents, query, run_manager=run_manager.get_sync(), **kwargs
+        )
+        documents: list[Document] = await run_in_executor(None, search)
+        return documents
 
 
 # ---------------------------------------------------------------------------
@@ -1177,6 +1498,18 @@ def _fetch_options(
         "asr": asr,
         "asr_model": asr_model,
     }
+
+
+def _replaced(record: dict[str, Any] | None, fingerprint: str) -> str | None:
+    """The transcript kind a write of *fingerprint* replaces, given the video's *record* before."""
+    if record is None or record.get("state") != _READY or record.get("fingerprint") == fingerprint:
+        return None
+    return _record_kind(record)
+
+
+def _record_kind(record: dict[str, Any]) -> str:
+    """The :func:`transcript_kind` of a video's manifest *record*."""
+    return transcript_kind(str(record.get("source") or ""), bool(record.get("is_generated")))
 
 
 def _stored_metadata(metadata: dict[str, Any], fingerprint: str) -> dict[str, Any]:
@@ -1230,6 +1563,62 @@ def _asr_as_asked(
     if recorded is None:
         return speech.mode != "always"
     return speech.mode != "never" and recorded == speech.model_name
+
+
+def _embedded_folder(client: Any) -> Path | None:
+    """The folder of an embedded persistent Chroma *client*; None in memory or on a server."""
+    try:
+        settings = client.get_settings()
+    except Exception:  # not a chromadb client we know
+        return None
+    embedded = settings.chroma_api_impl in (
+        "chromadb.api.rust.RustBindingsAPI",
+        "chromadb.api.segment.SegmentAPI",
+    )
+    if not (embedded and settings.is_persistent and settings.persist_directory):
+        return None
+    return Path(settings.persist_directory)
+
+
+def _own_embedded_client(directory: str, **options: Any) -> Any:
+    """A ``chromadb.PersistentClient`` on *directory* that loads the index as it is on disk.
+
+    Chroma shares one "system" per folder within a process, with each collection's
+    vector index in memory, never reloaded; that system may predate another
+    process's writes. Forgetting it makes the client start its own. Clients that
+    still hold the old one keep working with what it had.
+    """
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(directory, None)
+    return chromadb.PersistentClient(path=directory, **options)
+
+
+def _read_version(file: Path) -> str | None:
+    """The version its writers last left in an index's version *file* (None: none yet)."""
+    try:
+        return file.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _new_version(file: Path) -> str | None:
+    """Give an index a new version in its version *file* (under the write lock); return it."""
+    version = uuid.uuid4().hex
+    temporary = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(version, encoding="ascii")
+        os.replace(temporary, file)  # atomic: readers see the old version or the new one
+    except OSError as exc:
+        logger.warning(
+            "Could not record a change of the index in %s (%s): searches in other processes "
+            "may not see it until they open the index again.",
+            file.parent,
+            exc,
+        )
+        return None
+    return version
 
 
 def _drop_database(settings: Any, database: str) -> None:
