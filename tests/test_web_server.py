@@ -147,13 +147,6 @@ def test_videos_added_by_the_cli_are_listed_without_a_restart(
     assert video["video_id"] == ARTS and video["duration"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the index to see other processes' writes: a long-lived embedded Chroma "
-    "client keeps a stale vector index after another process writes (chromadb "
-    "InternalError 'Error finding id'); fixed on the index-concurrency branch. Strict: "
-    "remove this mark once that branch is merged.",
-)
 def test_videos_added_by_the_cli_appear_without_a_restart(
     server: Server, home: Path, transcripts_dir: Path
 ) -> None:

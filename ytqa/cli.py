@@ -948,6 +948,9 @@ def serve(
     languages: tuple[str, ...],
     translate_to: str | None,
     proxy: str | None,
+    captions: str,
+    asr: str,
+    asr_model: str | None,
     token: str | None,
     cors_origins: tuple[str, ...],
     max_upload_mb: int,
@@ -998,6 +1001,9 @@ def serve(
         languages=languages,
         translate_to=translate_to,
         proxy=proxy,
+        captions=_captions(captions),
+        asr=asr,  # type: ignore[arg-type]  # click.Choice of AsrMode's values
+        asr_model=asr_model,
     )
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host

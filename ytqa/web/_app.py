@@ -55,8 +55,10 @@ from ytqa.web._service import Service, SourceToAdd, document_json, one_line
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseLanguageModel
 
+    from ytqa.asr import AsrMode, SpeechToText
     from ytqa.models import EmbeddingPreset
     from ytqa.store import VideoIndex
+    from ytqa.transcripts import Captions
 
 __all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "LOOPBACK_HOSTS", "create_app"]
 
@@ -248,6 +250,9 @@ def create_app(
     languages: Sequence[str] = ("en",),
     translate_to: str | None = None,
     proxy: str | None = None,
+    captions: Captions = "any",
+    asr: AsrMode | SpeechToText | None = None,
+    asr_model: str | None = None,
     sync_on_start: bool = True,
 ) -> FastAPI:
     """The web app over *index*: the page at ``/``, the API under ``/api``, docs at ``/docs``.
@@ -264,7 +269,8 @@ def create_app(
         allowed_hosts: ``Host`` headers accepted (default: the loopback names
             without a token, any with one); guards against DNS rebinding.
         max_upload_bytes: Largest upload.
-        languages, translate_to, proxy: How transcripts of added videos are fetched.
+        languages, translate_to, proxy, captions, asr, asr_model: How transcripts of
+            added videos are fetched, as for :meth:`ytqa.VideoIndex.add_many`.
         sync_on_start: Embed, in a background job, the videos that other presets'
             indexes hold and this one lacks (as ``ytqa search`` does).
     """
@@ -277,9 +283,14 @@ def create_app(
     service = Service(
         opened,
         llm=None if llm is None else resolve_llm(llm),
-        languages=languages,
-        translate_to=translate_to,
-        proxy=proxy,
+        fetch_options={
+            "languages": tuple(languages),
+            "translate_to": translate_to,
+            "proxy": proxy,
+            "captions": captions,
+            "asr": asr,
+            "asr_model": asr_model,
+        },
     )
 
     @asynccontextmanager

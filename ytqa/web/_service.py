@@ -64,19 +64,14 @@ class Service:
         index: VideoIndex,
         *,
         llm: BaseLanguageModel[Any] | None,
-        languages: Sequence[str],
-        translate_to: str | None,
-        proxy: str | None,
+        fetch_options: dict[str, Any],
     ) -> None:
         from ytqa.chain import VideoRetriever
 
         self.index = index
         self.llm = llm
-        self.fetch_options: dict[str, Any] = {
-            "languages": tuple(languages),
-            "translate_to": translate_to,
-            "proxy": proxy,
-        }
+        # What VideoIndex.add_many takes on how to fetch (languages, proxy, asr, ...).
+        self.fetch_options = dict(fetch_options)
         # The retriever of build_retriever, without its sync: carrying videos over
         # from other presets runs as a job (start_sync), so the server starts at once.
         self.retriever = VideoRetriever(index=index)
