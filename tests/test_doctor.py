@@ -161,6 +161,18 @@ def test_every_command_on_a_garbled_database_says_corrupt_and_the_cure(
         assert "ytqa doctor --repair" in lines[0], lines[0]
 
 
+def test_ask_on_a_garbled_database_says_corrupt_and_the_cure(home: Path, gemma_llm: str) -> None:
+    _garble(home / "index" / "chroma.sqlite3", "log")
+
+    result = run("ask", QUESTION, "--llm", gemma_llm, home=home)
+
+    assert result.exit_code == 6, result.output
+    # (Loading the LLM shows progress bars first: `ask` loads it before it opens the index.)
+    *_, line = result.output.strip().splitlines()
+    assert line.startswith("Error: ") and "Traceback" not in result.output
+    assert "is corrupt" in line and "ytqa doctor --repair" in line and str(home) in line
+
+
 @pytest.mark.parametrize("where", ["log", "schema"])
 def test_doctor_rebuilds_a_garbled_database_from_the_cache(
     home: Path, where: str, no_youtube: responses.RequestsMock
