@@ -21,6 +21,7 @@ from ytqa.errors import (
     ChunkingError,
     EmbeddingModelError,
     EvaluationError,
+    IndexCorruptError,
     IndexModelMismatchError,
     InvalidPromptError,
     InvalidVideoIdError,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ytqa.chain import build_chain, build_retriever
     from ytqa.chunking import chunk_transcript
     from ytqa.compare import compare_models
+    from ytqa.doctor import check_index, repair_index
     from ytqa.evaluation import evaluate
     from ytqa.llm import resolve_llm
     from ytqa.loader import YouTubeTranscriptLoader
@@ -72,6 +74,8 @@ _LAZY: dict[str, str] = {
     "SpeechToText": "ytqa.asr",
     "chunk_transcript": "ytqa.chunking",
     "compare_models": "ytqa.compare",
+    "check_index": "ytqa.doctor",
+    "repair_index": "ytqa.doctor",
     "get_embeddings": "ytqa.models",
     "register_preset": "ytqa.models",
     "resolve_preset": "ytqa.models",
@@ -94,6 +98,7 @@ __all__ = [
     "EmbeddingModelError",
     "EmbeddingPreset",
     "EvaluationError",
+    "IndexCorruptError",
     "IndexModelMismatchError",
     "IngestReport",
     "InvalidPromptError",
@@ -126,6 +131,7 @@ __all__ = [
     "__version__",
     "build_chain",
     "build_retriever",
+    "check_index",
     "chunk_transcript",
     "compare_models",
     "evaluate",
@@ -136,6 +142,7 @@ __all__ = [
     "parse_video_id",
     "read_transcript_file",
     "register_preset",
+    "repair_index",
     "resolve_llm",
     "resolve_preset",
     "watch_url",

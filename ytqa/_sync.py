@@ -68,10 +68,15 @@ def known_videos(client: Any, *, collection: str | None = None) -> dict[str, Kno
             preset = key if of == f"ytqa-{key}" else of
             found = client.get_collection(name).get(where={"state": "ready"}, include=["metadatas"])
             manifests.append((str(of), preset, found["metadatas"] or []))
-    except Exception as exc:
-        raise VideoIndexError(
-            f"Could not list the indexes of the Chroma client ({type(exc).__name__}: {exc}). "
-            "If Chroma runs as a server, check that it is up."
+    except BaseException as exc:  # Chroma's Rust panics are BaseExceptions
+        from ytqa.doctor import client_folder, index_failure, is_chroma_failure
+
+        if not isinstance(exc, Exception) and not is_chroma_failure(exc):
+            raise
+        folder = client_folder(client)
+        where = f"the index in {folder}" if folder is not None else "the Chroma client"
+        raise index_failure(
+            "list the indexes", exc, location=where, client=client, collection=None
         ) from exc
     videos: dict[str, KnownVideo] = {}
     for of, preset, records in manifests:

@@ -291,13 +291,15 @@ class VideoRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        return self._retrieve(query, kwargs)
+        with self.index._chroma_errors("search"):
+            return self._retrieve(query, kwargs)
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         # Chroma and sentence-transformers block: run them off the event loop.
-        documents: list[Document] = await run_in_executor(None, self._retrieve, query, kwargs)
+        with self.index._chroma_errors("search"):
+            documents: list[Document] = await run_in_executor(None, self._retrieve, query, kwargs)
         return documents
 
     def _retrieve(self, query: str, overrides: dict[str, Any]) -> list[Document]:

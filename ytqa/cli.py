@@ -1,4 +1,4 @@
-"""The ``ytqa`` command: ask, search, ingest, list, remove, models, eval, reindex, compare.
+"""The ``ytqa`` command: ask, search, ingest, list, remove, models, eval, reindex, doctor, compare.
 
 The command is a thin layer over the library: every command calls public
 ytqa functions and only formats their results. Heavy libraries load inside the
@@ -40,7 +40,7 @@ EXIT_CODES = {
     "or the audio of a video without captions cannot be downloaded",
     4: "YouTube could not be reached or blocked the request (see --proxy)",
     5: "a model or optional package is missing or misconfigured",
-    6: "the index cannot be used as asked (e.g. built with another model)",
+    6: "the index cannot be used as asked (built with another model, or damaged: ytqa doctor)",
     130: "interrupted (Ctrl-C)",
 }
 """Exit statuses of the ``ytqa`` command (also in docs/cli.md)."""
@@ -517,9 +517,23 @@ def ingest(
             progress=not as_json,
             asr=speech.settings(asr, asr_model),
         )
+    _raise_if_corrupt(report)
     _print_report(report, model, as_json=as_json, skipped="skipped", list_skipped=True)
     if report.failed:
         sys.exit(1)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _raise_if_corrupt(report: IngestReport) -> None:
+    """A damaged index fails every source alike: say it once (exit 6), not per source."""
+    from ytqa.errors import IndexCorruptError
+
+    for failure in report.failed:
+        if isinstance(failure.error, IndexCorruptError):
+            raise failure.error
 
 
 def _print_report(
@@ -712,10 +726,62 @@ def reindex(model: str, from_model: str | None, chroma_server: str | None, as_js
     """
     index = _open_index(model, chroma_server)
     report = index.sync(from_model, progress=not as_json)
+    _raise_if_corrupt(report)
     _print_report(
         report, model, as_json=as_json, skipped="already there", list_skipped=False
     )
     if report.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--repair", is_flag=True,
+              help="Repair what is found, from the transcript cache (nothing is fetched).")
+@click.option(
+    "--index-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The index folder to check [default: the index under --home].",
+)
+@json_option
+def doctor(repair: bool, index_dir: Path | None, as_json: bool) -> None:
+    """Check the local index for damage; with --repair, repair it.
+
+    Finds damaged files, tampered metadata, videos left pending by a stopped
+    ingest, ready videos with missing chunks, and stray chunks. A damaged
+    folder is kept aside as <folder>.corrupt-<time> and rebuilt from the
+    transcript cache. The exit status is 6 while problems remain, and 1 when
+    the repair could not add every video again (each is listed with the command
+    that gets it back).
+    """
+    from ytqa.doctor import check_index, repair_index
+
+    report = repair_index(index_dir) if repair else check_index(index_dir)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        console = _console()
+        console.print(f"Index: {report.folder} ({_count(len(report.collections), 'collection')}, "
+                      f"{_count(report.videos, 'video')} checked)", markup=False)
+        for problem in report.problems:
+            console.print(f"problem   {problem.kind}: {problem.message}", markup=False)
+        for line in report.repaired:
+            console.print(f"repaired  {line}", markup=False)
+        for video in report.lost:
+            console.print(f"lost      {video.video_id} ({video.reason}): {video.command}",
+                          markup=False)
+        if repair:
+            for problem in report.remaining:
+                console.print(f"remains   {problem.kind}: {problem.message}", markup=False)
+        if report.healthy:
+            console.print("The index is healthy.", markup=False)
+        elif repair:
+            console.print(f"{_count(len(report.remaining), 'problem')} left.", markup=False)
+        else:
+            console.print(f"{_count(len(report.problems), 'problem')} found. Repair with: "
+                          "ytqa doctor --repair", markup=False)
+    if not report.healthy:
+        sys.exit(6)
+    if report.lost:
         sys.exit(1)
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "ChunkingError",
     "EmbeddingModelError",
     "EvaluationError",
+    "IndexCorruptError",
     "IndexModelMismatchError",
     "InvalidPromptError",
     "InvalidVideoIdError",
@@ -410,3 +411,44 @@ class AudioDownloadError(TranscriptError):
             f"{reason}. {todo}",
             video_id,
         )
+
+
+def repair_advice(folder: str | Path) -> str:
+    """How to check and repair the local index in *folder* (CLI command and Python call)."""
+    from ytqa.config import index_dir
+
+    folder = Path(folder)
+    option = "" if folder == index_dir() else f" --index-dir {folder}"
+    return (
+        f"Check and repair it with `ytqa doctor --repair{option}` "
+        f"(ytqa.repair_index({str(folder)!r}) in Python): damaged files are kept aside as "
+        f"{folder.name}.corrupt-<time>, and the videos are added again from the transcript "
+        "cache, without asking YouTube."
+    )
+
+
+class IndexCorruptError(VideoIndexError):
+    """The index's files, or the values it recorded about itself, are damaged.
+
+    ``ytqa doctor --repair`` (:func:`ytqa.repair_index`) rebuilds what it can
+    from the transcript cache; see docs/troubleshooting.md.
+    """
+
+    def __init__(
+        self, location: str, problem: str, folder: str | Path | None = None, *, server: bool = False
+    ) -> None:
+        self.location = location
+        """Where the index is: ``"the index in /path"``, ``"the Chroma server at URL"``."""
+        self.problem = problem
+        self.folder = Path(folder) if folder is not None else None
+        """The local index folder (None for a server or an in-memory index)."""
+        if self.folder is not None:
+            cure = repair_advice(self.folder)
+        elif server:
+            cure = (
+                "Stop the Chroma server and repair its data folder with "
+                "`ytqa doctor --repair --index-dir DIR` (ytqa.repair_index(DIR) in Python)."
+            )
+        else:
+            cure = "Make a new index and add the videos again."
+        super().__init__(f"{location[:1].upper()}{location[1:]} is corrupt: {problem}. {cure}")

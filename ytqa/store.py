@@ -109,6 +109,7 @@ from ytqa.chunking import CHUNKER_VERSION, ChunkSettings, chunk_settings, chunk_
 from ytqa.config import index_dir
 from ytqa.errors import (
     EmbeddingModelError,
+    IndexCorruptError,
     IndexModelMismatchError,
     VideoIndexError,
     YtqaError,
@@ -526,7 +527,16 @@ class VideoIndex:
             # Read before opening: a write that lands after it makes the index reopen.
             self._seen_version = _read_version(directory / f"{self._name}{VERSION_SUFFIX}")
             client = _own_embedded_client(str(directory))
-        except Exception as exc:
+        except BaseException as exc:  # Chroma's Rust panics are BaseExceptions
+            from ytqa.doctor import damage_of, is_chroma_failure
+
+            if not isinstance(exc, Exception) and not is_chroma_failure(exc):
+                raise
+            damage = damage_of(exc, directory)
+            if damage is not None:
+                raise IndexCorruptError(
+                    f"the index in {directory}", f"Chroma cannot open it: {damage}", directory
+                ) from exc
             raise VideoIndexError(
                 f"Could not open the index folder {directory}: {exc}. Check that it is "
                 "writable, or set YTQA_HOME (or persist_directory=) to another folder."
@@ -534,8 +544,9 @@ class VideoIndex:
         self._where_label = f"the index in {directory}"
         return client
 
-    def _collection_metadata(self) -> dict[str, Any]:
-        preset = self._preset
+    @staticmethod
+    def _collection_metadata(preset: EmbeddingPreset) -> dict[str, Any]:
+        """What a chunk collection of *preset* records about itself when it is made."""
         settings = chunk_settings(preset) if preset.max_tokens >= 8 else ChunkSettings(8, 0)
         return {
             "ytqa_schema": _SCHEMA,
@@ -550,8 +561,13 @@ class VideoIndex:
             "ytqa_chunker": CHUNKER_VERSION,
         }
 
+    @staticmethod
+    def _manifest_metadata(name: str) -> dict[str, Any]:
+        """What the manifest of chunk collection *name* records about itself."""
+        return {"ytqa_manifest_of": name, "ytqa_schema": _SCHEMA}
+
     def _open_collections(self) -> tuple[Any, Any]:
-        metadata = self._collection_metadata()
+        metadata = self._collection_metadata(self._preset)
         with self._chroma_errors("open the collection"):
             collection = self._client.get_or_create_collection(
                 self._name,
@@ -571,7 +587,7 @@ class VideoIndex:
             self._check_model(found)
             manifest = self._client.get_or_create_collection(
                 self._name + MANIFEST_SUFFIX,
-                metadata={"ytqa_manifest_of": self._name, "ytqa_schema": _SCHEMA},
+                metadata=self._manifest_metadata(self._name),
                 configuration={"hnsw": {"space": "l2"}},
                 embedding_function=None,
             )
@@ -582,17 +598,38 @@ class VideoIndex:
         return collection, manifest
 
     def _check_model(self, found: dict[str, Any]) -> None:
+        """Refuse a collection of another model, and one whose recorded values are damaged
+        (pointing to the repair rather than to a model that would fail the same way)."""
+        from ytqa.doctor import chunking_damage, client_folder, is_server_client, metadata_damage
+
         preset = self._preset
+        damage = metadata_damage(found)
         same = (
             found.get("ytqa_model") == preset.model_name
             and found.get("ytqa_dimension") == preset.dimension
             and found.get("ytqa_space") == preset.chroma_space
         )
-        if not same:
+        if damage is None and not same:
             built_with = str(found.get("ytqa_preset") or found.get("ytqa_model"))
             if built_with == preset.key:  # same key, other model: say which model
                 built_with = str(found.get("ytqa_model"))
-            raise IndexModelMismatchError(self._name, built_with, preset.key)
+            if built_with not in (preset.key, preset.model_name):
+                raise IndexModelMismatchError(self._name, built_with, preset.key)
+            # Opening it with that model would fail the same way: the records are wrong.
+            damage = (
+                f"it records model {found.get('ytqa_model')!r} (that of {preset.key!r}) with "
+                f"{found.get('ytqa_dimension')!r} dimensions and {found.get('ytqa_space')!r} "
+                f"space, where {preset.key!r} makes {preset.dimension} and {preset.chroma_space}"
+            )
+        if damage is None and same:
+            damage = chunking_damage(found, preset)
+        if damage is not None:
+            raise IndexCorruptError(
+                self._where_label,
+                f"the metadata that collection {self._name!r} records is inconsistent: {damage}",
+                client_folder(self._client),
+                server=is_server_client(self._client),
+            )
 
     # -- several processes on one embedded index -----------------------------
 
@@ -688,6 +725,10 @@ class VideoIndex:
             try:
                 return search()
             except InternalError as exc:
+                from ytqa.doctor import damage_of
+
+                if self._folder is not None and damage_of(exc, self._folder) is not None:
+                    raise  # damaged files, not a race: _chroma_errors names the repair
                 if self._folder is None or attempt == _SEARCH_ATTEMPTS:
                     raise VideoIndexError(
                         f"Chroma failed to search {self._where_label} (collection "
@@ -738,12 +779,14 @@ class VideoIndex:
         if self._vectorstore is None:
             from langchain_chroma import Chroma
 
-            self._vectorstore = Chroma(
-                client=self._client,
-                collection_name=self._name,
-                embedding_function=self.embeddings,
-                create_collection_if_not_exists=False,
-            )
+            embeddings = self.embeddings
+            with self._chroma_errors("open the collection"):
+                self._vectorstore = Chroma(
+                    client=self._client,
+                    collection_name=self._name,
+                    embedding_function=embeddings,
+                    create_collection_if_not_exists=False,
+                )
         return self._vectorstore
 
     def __repr__(self) -> str:
@@ -1399,16 +1442,19 @@ class VideoIndex:
 
     @contextlib.contextmanager
     def _chroma_errors(self, action: str) -> Iterator[None]:
-        """Turn Chroma's failures into a VideoIndexError that says what to do."""
+        """Turn Chroma's failures (its panics too) into a VideoIndexError that says what to
+        do: an IndexCorruptError, pointing to the repair, when the files are damaged."""
         try:
             yield
         except YtqaError:
             raise
-        except Exception as exc:
-            raise VideoIndexError(
-                f"Could not {action} in {self._where_label} (collection {self._name!r}): "
-                f"{type(exc).__name__}: {exc}. If Chroma runs as a server, check that it is "
-                "up; if the problem stays, remove the video and add it again."
+        except BaseException as exc:
+            from ytqa.doctor import index_failure, is_chroma_failure
+
+            if not is_chroma_failure(exc):
+                raise
+            raise index_failure(
+                action, exc, location=self._where_label, client=self._client, collection=self._name
             ) from exc
 
 
@@ -1454,9 +1500,10 @@ class VideoIndexRetriever(VectorStoreRetriever):
     ) -> list[Document]:
         excluded: set[str] = set()
         for _ in range(3):
-            docs = self.index._searching(
-                functools.partial(self._search_once, query, run_manager, kwargs, excluded)
-            )
+            with self.index._chroma_errors("search"):
+                docs = self.index._searching(
+                    functools.partial(self._search_once, query, run_manager, kwargs, excluded)
+                )
             docs, incomplete = self.index._resolve(docs)
             if not incomplete:
                 return docs
