@@ -29,7 +29,6 @@ from ytqa import (
 from ytqa.config import DEFAULT_MAX_TRANSCRIPT_BYTES
 from ytqa.store import VideoIndex
 from ytqa.transcripts import (
-    _new_lines,
     cached_transcripts,
     cached_video_ids,
     expand_sources,
@@ -38,6 +37,7 @@ from ytqa.transcripts import (
     read_transcript_file,
     transcript_files,
 )
+from ytqa.transcripts._files import _new_lines
 
 JUNK_VTT = "AQPlREDW-Ro"  # a real, garbled auto-caption file (9 cues)
 

@@ -306,7 +306,7 @@ def models_dir_folder(base_name: str) -> Path | None:
     """``$YTQA_MODELS_DIR/<base_name>`` when that folder exists, else None.
 
     The one rule for local weights, shared by the embedding models and the
-    Whisper models of speech-to-text (:mod:`ytqa.asr`).
+    Whisper models of speech-to-text (:mod:`ytqa.transcripts`).
     """
     models_dir = os.environ.get(MODELS_DIR_ENV)
     if models_dir:
