@@ -448,7 +448,10 @@ def _transformer_subfolder(location: str) -> str:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """Return the torch device for *device*: ``"auto"`` picks CUDA, then Apple MPS, then CPU."""
+    """Return the torch device for *device*: ``"auto"`` picks CUDA, then Apple MPS, then CPU.
+
+    The one rule for embeddings and local LLMs (``llm="hf:..."``) alike.
+    """
     if device != "auto":
         return device
     import torch

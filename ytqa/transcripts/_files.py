@@ -26,11 +26,13 @@ from ytqa.config import MAX_TRANSCRIPT_BYTES_ENV, max_transcript_bytes
 from ytqa.errors import TranscriptFileError
 from ytqa.transcripts._model import (
     _OWN_ID_RULE,
+    Captions,
     Segment,
     Transcript,
     _clean_text,
     _custom_video_id,
     _is_valid_video_id,
+    check_captions,
 )
 
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".json")
@@ -195,24 +197,24 @@ def _too_large(size: int, limit: int) -> str:
 
 
 def transcript_files(
-    folder: str | os.PathLike[str], *, prefer: Literal["manual", "generated"] = "manual"
+    folder: str | os.PathLike[str], *, prefer: Captions = "manual"
 ) -> list[Path]:
     """Return the transcript files in *folder*, one per video, sorted by name.
 
-    When a video has several files, ``prefer="manual"`` takes uploaded
-    captions (``<ID>.srt``) over ``.json`` and auto-caption ``.vtt`` files;
-    ``prefer="generated"`` takes ``.vtt`` first. Hidden files and other
-    endings are left out; sub-folders are not searched.
+    When a video has several files, ``prefer="manual"`` (or ``"any"``, uploaded
+    first as ``captions="any"`` is) takes uploaded captions (``<ID>.srt``) over
+    ``.json`` and auto-caption ``.vtt`` files; ``prefer="generated"`` takes
+    ``.vtt`` first. Hidden files and other endings are left out; sub-folders
+    are not searched.
 
     Raises:
         TranscriptFileError: *folder* is not a folder.
     """
-    if prefer not in ("manual", "generated"):
-        raise ValueError(f"prefer must be 'manual' or 'generated', not {prefer!r}")
+    check_captions(prefer, "prefer")
     directory = Path(folder)
     if not directory.is_dir():
         raise TranscriptFileError(directory, "not a folder of transcript files")
-    order = (".srt", ".json", ".vtt") if prefer == "manual" else (".vtt", ".json", ".srt")
+    order = (".vtt", ".json", ".srt") if prefer == "generated" else (".srt", ".json", ".vtt")
     groups: dict[str, list[Path]] = {}
     for file in directory.iterdir():
         suffix = file.suffix.lower()

@@ -21,6 +21,13 @@ Captions = Literal["any", "manual", "generated"]
 CAPTIONS: tuple[Captions, ...] = ("any", "manual", "generated")
 
 
+def check_captions(value: object, name: str = "captions") -> Captions:
+    """*value* when it is one of :data:`CAPTIONS`; else a ValueError naming the argument."""
+    if value not in CAPTIONS:
+        raise ValueError(f"{name} must be 'any', 'manual' or 'generated', not {value!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     """One caption cue: its text and when it is spoken (seconds)."""

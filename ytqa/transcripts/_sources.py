@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from ytqa.errors import (
     InvalidVideoIdError,
@@ -32,7 +32,7 @@ from ytqa.transcripts._files import (
     transcript_files,
 )
 from ytqa.transcripts._media import MEDIA_SUFFIXES, is_media_file, media_files
-from ytqa.transcripts._model import Captions, Transcript
+from ytqa.transcripts._model import Captions, Transcript, check_captions
 from ytqa.transcripts._playlists import _expand_collection
 from ytqa.transcripts._speech import (
     AsrMode,
@@ -120,8 +120,7 @@ def load_transcript(
             raise _no_such_file(Path(str(source).strip()), "no such file") from None
         raise
     codes = _normalise_languages(languages)
-    if captions not in ("any", "manual", "generated"):
-        raise ValueError(f"captions must be 'any', 'manual' or 'generated', not {captions!r}")
+    check_captions(captions)
     target = translate_to.strip() if translate_to else None
     speech = _speech_to_text(asr, asr_model, target)
     if speech.mode == "always":
@@ -165,7 +164,7 @@ def _speech_to_text(
 def expand_sources(
     sources: Iterable[str | os.PathLike[str]],
     *,
-    prefer: Literal["manual", "generated"] = "manual",
+    prefer: Captions = "manual",
     proxy: str | None = None,
 ) -> list[str | Path]:
     """Expand playlists, channels and folders into single sources, in order.
