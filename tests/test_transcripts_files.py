@@ -189,6 +189,13 @@ def test_transcript_files_one_per_video(transcripts_dir: Path) -> None:
     assert {p.name.split(".")[0] for p in manual} == {p.name.split(".")[0] for p in generated}
 
 
+def test_transcript_files_take_the_captions_words(transcripts_dir: Path) -> None:
+    # prefer= speaks captions=' vocabulary: "any" is uploaded first, as for load_transcript.
+    assert transcript_files(transcripts_dir, prefer="any") == transcript_files(transcripts_dir)
+    with pytest.raises(ValueError, match="prefer must be 'any', 'manual' or 'generated'"):
+        transcript_files(transcripts_dir, prefer="auto")  # type: ignore[arg-type]
+
+
 def test_transcript_files_groups_and_skips(tmp_path: Path) -> None:
     for name in (
         "talk.srt", "talk.en.vtt", "dQw4w9WgXcQ.en.vtt", "dQw4w9WgXcQ.json", ".hidden.srt",
