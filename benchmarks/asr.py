@@ -7,7 +7,7 @@
 The audio is the script of ``tests/speech_support.py`` spoken by espeak-ng
 (``apt-get install espeak-ng``), repeated ``--repeat`` times, every sentence at a
 known moment. Each model runs in a fresh subprocess (so that the peak memory is its
-own), through the path a user's file takes: ``ytqa.asr.transcribe_file`` (decoding
+own), through the path a user's file takes: ``ytqa.transcripts.transcribe_file`` (decoding
 with PyAV, voice-activity filter, word timestamps, cues), never from the cache.
 
 Printed per model: audio seconds transcribed per wall second (the model loaded
@@ -41,7 +41,7 @@ def run_one(model: str, audio: Path, script: Path, device: str | None) -> dict[s
     setup_offline()
     os.environ["YTQA_HOME"] = tempfile.mkdtemp(prefix="ytqa-bench-asr-")
     from tests.speech_support import word_error_rate
-    from ytqa.asr import SpeechToText, speech_to_text, transcribe_file, whisper_model
+    from ytqa.transcripts import SpeechToText, speech_to_text, transcribe_file, whisper_model
 
     expected = json.loads(script.read_text(encoding="utf-8"))
     settings = speech_to_text(SpeechToText(model=model, device=device))

@@ -51,7 +51,7 @@ def main() -> None:
     import torch
 
     from ytqa import VideoIndex, chunk_transcript, get_embeddings
-    from ytqa.models import resolve_device, resolve_preset
+    from ytqa.embeddings import resolve_device, resolve_preset
 
     if args.threads:
         torch.set_num_threads(args.threads)

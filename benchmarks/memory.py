@@ -64,7 +64,7 @@ def child(hours: float, cache: Path, model: str, kind: str) -> None:
     from langchain_classic.embeddings import CacheBackedEmbeddings
     from langchain_classic.storage import LocalFileStore
 
-    from ytqa.models import get_embeddings, resolve_preset
+    from ytqa.embeddings import get_embeddings, resolve_preset
 
     transcripts = load_transcripts("srt")
     inner: Any = _NoModel() if kind == "chroma alone" else get_embeddings(model)

@@ -115,7 +115,7 @@ def QUADRATIC_CUT_CHARACTERS(  # noqa: N802
 def baseline() -> Iterator[None]:
     """The old de-duplication and character cutting in place of the current ones."""
     import ytqa.chunking as chunking
-    import ytqa.transcripts as transcripts
+    import ytqa.transcripts._files as transcripts
 
     saved = transcripts._new_lines, chunking._cut_characters
     transcripts._new_lines = QUADRATIC_NEW_LINES
@@ -150,7 +150,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     setup_offline()
-    from ytqa.models import get_tokenizer
+    from ytqa.embeddings import get_tokenizer
 
     get_tokenizer("minilm")  # loaded once, outside the timings
     shapes = [("rolling VTT lines", time_rolling), ("spaceless CJK cue", time_cjk)]

@@ -26,7 +26,7 @@ from _common import load_transcripts, median, peak_rss_mib, setup_offline
 def measure(preset_key: str, videos: int, repeats: int) -> dict[str, Any]:
     """Run in the child process: one preset's figures."""
     setup_offline()
-    from ytqa.models import get_embeddings, resolve_device, resolve_preset
+    from ytqa.embeddings import get_embeddings, resolve_device, resolve_preset
     from ytqa.store import VideoIndex
 
     transcripts = load_transcripts("srt")[:videos]

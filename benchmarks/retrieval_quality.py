@@ -47,8 +47,8 @@ def common_recipe(qa: Path, transcripts: Path) -> dict[str, Any]:
     from langchain_core.documents import Document
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+    from ytqa.embeddings import get_embeddings
     from ytqa.evaluation import load_qa, score_results
-    from ytqa.models import get_embeddings
     from ytqa.transcripts import read_transcript_file, transcript_files
     from ytqa.video import watch_url
 
@@ -118,8 +118,8 @@ def main() -> None:
 
     import torch
 
+    from ytqa.embeddings import is_available_locally
     from ytqa.evaluation import evaluate
-    from ytqa.models import is_available_locally
 
     rows: list[tuple[str, dict[str, Any], float]] = []
     print("common recipe ...", file=sys.stderr, flush=True)

@@ -59,7 +59,7 @@ def cached_embeddings(model: str) -> Any:
     from langchain_classic.embeddings import CacheBackedEmbeddings
     from langchain_core.stores import InMemoryByteStore
 
-    from ytqa.models import get_embeddings
+    from ytqa.embeddings import get_embeddings
 
     return CacheBackedEmbeddings.from_bytes_store(
         get_embeddings(model), InMemoryByteStore(), namespace=model, key_encoder="sha256"

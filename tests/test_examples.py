@@ -93,7 +93,7 @@ def test_chroma_server_example_indexes_and_searches_on_a_real_server(
 
 def test_compare_presets_shows_each_preset(minilm: Path, mpnet: Path, run_example: Runner) -> None:
     from ytqa import EMBEDDING_MODELS
-    from ytqa.models import is_available_locally
+    from ytqa.embeddings import is_available_locally
 
     output = run_example("compare_presets.py")
 

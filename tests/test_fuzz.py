@@ -25,10 +25,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import ytqa.transcripts as transcripts
 from tests.youtube_support import fake_youtube
 from ytqa import InvalidVideoIdError, Transcript, TranscriptFileError, YtqaError
 from ytqa.config import DEFAULT_MAX_TRANSCRIPT_BYTES
+from ytqa.transcripts import _youtube as youtube_fetch
 from ytqa.transcripts import expand_sources, load_transcript, read_transcript_file
 from ytqa.video import is_video_id, parse_video_id
 
@@ -300,7 +300,7 @@ def offline(
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(transcripts, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(youtube_fetch, "_sleep", lambda seconds: None)
     monkeypatch.chdir(tmp_path)
     with fake_youtube(youtube_responses):
         yield

@@ -156,7 +156,7 @@ def test_configuration_lists_every_environment_variable() -> None:
 
     from tests.offline_models import REPO_ROOT
 
-    source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO_ROOT / "ytqa").glob("*.py"))
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO_ROOT / "ytqa").rglob("*.py"))
     used = set(re.findall(r"\"(YTQA_[A-Z_]+)\"", source))
     page = (REPO_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert used and sorted(v for v in used if f"`{v}`" not in page) == []

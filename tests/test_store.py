@@ -35,7 +35,7 @@ from ytqa import (
     get_embeddings,
 )
 from ytqa.config import index_dir
-from ytqa.models import EmbeddingPreset
+from ytqa.embeddings import EmbeddingPreset
 from ytqa.store import CHUNK_ROW_FIELDS
 from ytqa.transcripts import read_transcript_file
 

@@ -16,7 +16,7 @@ from langchain_core.vectorstores import VectorStore
 from langchain_tests.integration_tests import VectorStoreIntegrationTests
 from langchain_tests.integration_tests.vectorstores import EMBEDDING_SIZE
 
-from ytqa.models import EMBEDDING_MODELS, EmbeddingPreset
+from ytqa.embeddings import EMBEDDING_MODELS, EmbeddingPreset
 from ytqa.store import VideoIndex
 
 

@@ -8,6 +8,7 @@ tests (``../shared/data/youtube-responses``).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -18,7 +19,6 @@ import responses
 import youtube_transcript_api as yta
 from youtube_transcript_api.proxies import GenericProxyConfig
 
-import ytqa.transcripts as transcripts
 from tests.youtube_support import (
     CAPTIONS,
     OEMBED,
@@ -45,6 +45,8 @@ from ytqa import (
     YouTubeDataError,
     YtqaError,
 )
+from ytqa.config import cache_dir
+from ytqa.transcripts import _youtube as youtube_fetch
 from ytqa.transcripts import (
     cached_video_ids,
     load_cached,
@@ -71,7 +73,7 @@ def youtube(youtube_responses: Path) -> Iterator[FakeYouTube]:
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record retry backoff instead of waiting for it."""
     recorded: list[float] = []
-    monkeypatch.setattr(transcripts, "_sleep", recorded.append)
+    monkeypatch.setattr(youtube_fetch, "_sleep", recorded.append)
     for name in ("YTQA_WEBSHARE_USERNAME", "YTQA_WEBSHARE_PASSWORD", "YTQA_WEBSHARE_LOCATIONS"):
         monkeypatch.delenv(name, raising=False)
     return recorded
@@ -413,7 +415,7 @@ def test_every_upstream_exception_has_a_ytqa_error() -> None:
     }
     assert exported == set(instances), "youtube-transcript-api gained exceptions: map them"
     for exc in instances.values():
-        assert isinstance(transcripts._ytqa_error(exc, "abc", None, 1), YtqaError), exc
+        assert isinstance(youtube_fetch._ytqa_error(exc, "abc", None, 1), YtqaError), exc
 
 
 def test_every_requests_exception_has_a_ytqa_error() -> None:
@@ -425,18 +427,18 @@ def test_every_requests_exception_has_a_ytqa_error() -> None:
     assert len(classes) > 15
     for cls in classes:
         exc = cls("doc", "{", 0) if issubclass(cls, json.JSONDecodeError) else cls("boom")
-        assert isinstance(transcripts._ytqa_error(exc, "abc", None, 1), YtqaError), cls
+        assert isinstance(youtube_fetch._ytqa_error(exc, "abc", None, 1), YtqaError), cls
 
 
 def test_socks_proxy_without_pysocks_names_the_extra() -> None:
     exc = requests.exceptions.InvalidSchema("Missing dependencies for SOCKS support.")
-    error = transcripts._ytqa_error(exc, "abc", None, 1)
+    error = youtube_fetch._ytqa_error(exc, "abc", None, 1)
     assert isinstance(error, MissingDependencyError)
     assert "requests[socks]" in str(error)
 
 
 def test_youtube_rejecting_the_id_is_an_invalid_id() -> None:
-    error = transcripts._ytqa_error(yta.InvalidVideoId("abc"), "abc", None, 1)
+    error = youtube_fetch._ytqa_error(yta.InvalidVideoId("abc"), "abc", None, 1)
     assert isinstance(error, InvalidVideoIdError)
 
 
@@ -457,7 +459,7 @@ def test_transient_failure_then_success(
 
     assert transcript.segments == EXPECTED_SEGMENTS
     assert len(youtube.urls(WATCH)) == 2
-    assert sleeps == [transcripts.RETRY_BACKOFF]
+    assert sleeps == [youtube_fetch.RETRY_BACKOFF]
 
 
 def test_server_error_then_success(youtube: FakeYouTube, sleeps: list[float]) -> None:
@@ -482,9 +484,9 @@ def test_persistent_connection_failure_gives_network_error(
     with pytest.raises(NetworkError) as caught:
         load_transcript(VIDEO)
 
-    attempts = transcripts.RETRY_ATTEMPTS
+    attempts = youtube_fetch.RETRY_ATTEMPTS
     assert len(youtube.urls(WATCH)) == attempts
-    backoff = transcripts.RETRY_BACKOFF
+    backoff = youtube_fetch.RETRY_BACKOFF
     assert sleeps == [backoff * 2**n for n in range(attempts - 1)]  # exponential, bounded
     assert f"tried {attempts} times" in str(caught.value)
     assert "internet connection" in str(caught.value)
@@ -496,14 +498,14 @@ def test_persistent_server_error_gives_network_error(youtube: FakeYouTube) -> No
 
     with pytest.raises(NetworkError, match="500") as caught:
         load_transcript(VIDEO)
-    assert len(youtube.urls(PLAYER)) == transcripts.RETRY_ATTEMPTS
+    assert len(youtube.urls(PLAYER)) == youtube_fetch.RETRY_ATTEMPTS
     assert isinstance(caught.value.__cause__, yta.YouTubeRequestFailed)
 
 
 def test_retry_count_is_configurable(
     youtube: FakeYouTube, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transcripts, "RETRY_ATTEMPTS", 1)
+    monkeypatch.setattr(youtube_fetch, "RETRY_ATTEMPTS", 1)
     youtube.mock.replace(responses.GET, WATCH, body=requests.ConnectTimeout("timed out"))
 
     with pytest.raises(NetworkError, match="no answer in time"):
@@ -516,7 +518,7 @@ def test_every_request_has_a_timeout(youtube: FakeYouTube) -> None:
     youtube_calls = [c for c in youtube.mock.calls if not str(c.request.url).startswith(OEMBED)]
     assert youtube_calls
     for call in youtube_calls:
-        assert call.request.req_kwargs["timeout"] == transcripts.HTTP_TIMEOUT
+        assert call.request.req_kwargs["timeout"] == youtube_fetch.HTTP_TIMEOUT
 
 
 # --- proxies -----------------------------------------------------------------
@@ -607,7 +609,7 @@ def test_title_and_channel_from_oembed(youtube: FakeYouTube) -> None:
     query = parse_qs(urlsplit(url).query)
     assert query == {"url": [f"https://www.youtube.com/watch?v={VIDEO}"], "format": ["json"]}
     (call,) = [c for c in youtube.mock.calls if str(c.request.url).startswith(OEMBED)]
-    assert call.request.req_kwargs["timeout"] == transcripts.OEMBED_TIMEOUT
+    assert call.request.req_kwargs["timeout"] == youtube_fetch.OEMBED_TIMEOUT
 
 
 @pytest.mark.parametrize(
@@ -673,7 +675,7 @@ def test_cache_is_keyed_by_language_kind_and_translation(youtube: FakeYouTube) -
 
 def test_corrupt_cache_file_is_refetched(youtube: FakeYouTube) -> None:
     load_transcript(VIDEO)
-    (cache_file,) = (transcripts.cache_dir() / VIDEO).glob("*.json")
+    (cache_file,) = (cache_dir() / VIDEO).glob("*.json")
     for garbage in ('{"ytqa_cache": 1, "transcript": {"video_id": 3}', "[]", "\x00\xff"):
         cache_file.write_text(garbage, encoding="latin-1")
 
@@ -688,12 +690,12 @@ def test_cache_write_is_atomic(youtube: FakeYouTube, monkeypatch: pytest.MonkeyP
     def crash(source: str, target: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(transcripts.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)
 
     transcript = load_transcript(VIDEO)  # a cache that cannot be written loses nothing
 
     assert transcript.segments == EXPECTED_SEGMENTS
-    folder = transcripts.cache_dir() / VIDEO
+    folder = cache_dir() / VIDEO
     assert list(folder.iterdir()) == []  # no half-written file, no temporary left over
     with pytest.raises(YtqaError, match="YTQA_HOME"):
         save_cached(transcript)
@@ -710,7 +712,7 @@ def test_save_and_load_cached_round_trip() -> None:
     save_cached(newer)
     save_cached(other)
 
-    assert path.is_file() and path.parent.parent == transcripts.cache_dir()
+    assert path.is_file() and path.parent.parent == cache_dir()
     assert load_cached(VIDEO) == newer  # the most recently saved, any language
     assert load_cached("local-0123456789") == other
     assert cached_video_ids() == [VIDEO, "local-0123456789"]
@@ -723,7 +725,7 @@ def test_custom_ids_stay_inside_the_cache() -> None:
         transcript = Transcript(video_id, EXPECTED_SEGMENTS, "und", "und", False, source="/t.srt")
         path = save_cached(transcript)
 
-        assert path.resolve().parent.parent == transcripts.cache_dir().resolve()
+        assert path.resolve().parent.parent == cache_dir().resolve()
         assert load_cached(video_id) == transcript
     assert cached_video_ids() == sorted(["..", "../escape", "talk.v2:part/1"])
 
@@ -731,6 +733,6 @@ def test_custom_ids_stay_inside_the_cache() -> None:
 def test_load_cached_skips_corrupt_files() -> None:
     good = Transcript(VIDEO, EXPECTED_SEGMENTS, "English", "en", False)
     save_cached(good)
-    (transcripts.cache_dir() / VIDEO / "zzzz.json").write_text("{broken", encoding="utf-8")
+    (cache_dir() / VIDEO / "zzzz.json").write_text("{broken", encoding="utf-8")
 
     assert load_cached(VIDEO) == good

@@ -29,7 +29,6 @@ from ytqa import (
 from ytqa.config import DEFAULT_MAX_TRANSCRIPT_BYTES
 from ytqa.store import VideoIndex
 from ytqa.transcripts import (
-    _new_lines,
     cached_transcripts,
     cached_video_ids,
     expand_sources,
@@ -38,6 +37,7 @@ from ytqa.transcripts import (
     read_transcript_file,
     transcript_files,
 )
+from ytqa.transcripts._files import _new_lines
 
 JUNK_VTT = "AQPlREDW-Ro"  # a real, garbled auto-caption file (9 cues)
 
@@ -187,6 +187,13 @@ def test_transcript_files_one_per_video(transcripts_dir: Path) -> None:
     vtts = {path.name.split(".")[0] for path in transcripts_dir.glob("*.en.vtt")}
     assert {p.name.split(".")[0] for p in generated if p.name.endswith(".en.vtt")} == vtts
     assert {p.name.split(".")[0] for p in manual} == {p.name.split(".")[0] for p in generated}
+
+
+def test_transcript_files_take_the_captions_words(transcripts_dir: Path) -> None:
+    # prefer= speaks captions=' vocabulary: "any" is uploaded first, as for load_transcript.
+    assert transcript_files(transcripts_dir, prefer="any") == transcript_files(transcripts_dir)
+    with pytest.raises(ValueError, match="prefer must be 'any', 'manual' or 'generated'"):
+        transcript_files(transcripts_dir, prefer="auto")  # type: ignore[arg-type]
 
 
 def test_transcript_files_groups_and_skips(tmp_path: Path) -> None:

@@ -110,6 +110,13 @@ def test_playlist_expands_to_video_ids(extract: FakeExtractInfo) -> None:
     assert "proxy" not in params
 
 
+def test_a_playlist_on_gaming_youtube_com_expands(extract: FakeExtractInfo) -> None:
+    # video.py knew this host, the playlist rule had a list of its own without it.
+    url = "https://gaming.youtube.com/playlist?list=PLxyz0123456789"
+    assert expand_sources([url]) == ["dQw4w9WgXcQ", "GJLlxj_dtq8"]
+    assert [called for called, _ in extract.calls] == [url]
+
+
 def test_channel_tabs_are_flattened(extract: FakeExtractInfo) -> None:
     extract.answer = {"_type": "playlist", "id": "UC123", "entries": [
         {"_type": "playlist", "id": "UC123-videos", "entries": [flat("F1xioXWb8CY")]},

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ytqa import InvalidVideoIdError, YtqaError, format_timestamp, parse_video_id, watch_url
+from ytqa.video import YOUTUBE_HOSTS, is_collection_url
 
 VIDEO = "dQw4w9WgXcQ"
 
@@ -58,6 +59,27 @@ def test_parse_video_id_rejects_other_text_and_quotes_it(text: str) -> None:
     assert isinstance(caught.value, YtqaError)
     assert repr(text) in str(caught.value)
     assert "11-character" in str(caught.value)
+
+
+@pytest.mark.parametrize("host", sorted(YOUTUBE_HOSTS))
+@pytest.mark.parametrize(
+    "path", ["playlist?list=PLxyz0123456789", "watch?list=PLxyz0123456789", "@kurzgesagt",
+             "channel/UCsXVk37bltHxD1rDPwtNM8Q", "c/kurzgesagt", "user/kurzgesagt"],
+)
+def test_playlists_and_channels_are_recognised_on_every_youtube_host(host: str, path: str) -> None:
+    # One host list for video IDs and for playlists: gaming.youtube.com was once in one only.
+    url = f"https://{host}/{path}"
+    assert is_collection_url(url) and is_collection_url(f"{host}/{path}")
+    with pytest.raises(InvalidVideoIdError, match="a playlist or channel"):
+        parse_video_id(url)
+
+
+@pytest.mark.parametrize(
+    "text", [f"https://www.youtube.com/watch?v={VIDEO}", f"https://youtu.be/{VIDEO}",
+             "https://example.com/playlist?list=PLxyz", "not a url", "https://[::1"],
+)
+def test_videos_and_other_addresses_are_no_playlists(text: str) -> None:
+    assert not is_collection_url(text)
 
 
 def test_watch_url_with_and_without_time() -> None:

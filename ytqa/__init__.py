@@ -13,6 +13,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ytqa.embeddings import (
+    DEFAULT_MODEL,
+    EMBEDDING_MODELS,
+    EmbeddingPreset,
+    get_embeddings,
+    register_preset,
+    resolve_preset,
+)
 from ytqa.errors import (
     AgeRestrictedError,
     AudioDownloadError,
@@ -46,12 +54,17 @@ from ytqa.errors import (
     YouTubeDataError,
     YtqaError,
 )
-from ytqa.models import DEFAULT_MODEL, EMBEDDING_MODELS, EmbeddingPreset
-from ytqa.transcripts import Segment, Transcript
+from ytqa.transcripts import (
+    Segment,
+    SpeechToText,
+    Transcript,
+    expand_sources,
+    load_transcript,
+    read_transcript_file,
+)
 from ytqa.video import format_timestamp, parse_video_id, watch_url
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ytqa.asr import SpeechToText
     from ytqa.chain import build_chain, build_retriever
     from ytqa.chunking import chunk_transcript
     from ytqa.compare import compare_models
@@ -59,26 +72,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ytqa.evaluation import evaluate
     from ytqa.llm import resolve_llm
     from ytqa.loader import YouTubeTranscriptLoader
-    from ytqa.models import get_embeddings, register_preset, resolve_preset
     from ytqa.store import IngestReport, VideoIndex
-    from ytqa.transcripts import expand_sources, load_transcript, read_transcript_file
 
-__version__ = "0.1.0"
+    __version__: str
 
 # Public names whose modules import heavy libraries, loaded on first access.
 _LAZY: dict[str, str] = {
-    "load_transcript": "ytqa.transcripts",
-    "read_transcript_file": "ytqa.transcripts",
-    "expand_sources": "ytqa.transcripts",
     "YouTubeTranscriptLoader": "ytqa.loader",
-    "SpeechToText": "ytqa.asr",
     "chunk_transcript": "ytqa.chunking",
     "compare_models": "ytqa.compare",
     "check_index": "ytqa.doctor",
     "repair_index": "ytqa.doctor",
-    "get_embeddings": "ytqa.models",
-    "register_preset": "ytqa.models",
-    "resolve_preset": "ytqa.models",
     "VideoIndex": "ytqa.store",
     "IngestReport": "ytqa.store",
     "build_chain": "ytqa.chain",
@@ -149,7 +153,21 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    # pyproject.toml holds the one version; reading the installed metadata costs
+    # milliseconds, so only when asked.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ytqa")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'ytqa' has no attribute {name!r}")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ytqa.embeddings import EmbeddingPreset, resolve_preset
 from ytqa.errors import TranscriptCacheMissError, VideoIndexError, YtqaError
-from ytqa.models import EmbeddingPreset, resolve_preset
 from ytqa.store import (
     MANIFEST_SUFFIX,
     FailedSource,

@@ -49,16 +49,15 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field
 
+from ytqa.embeddings import DEFAULT_MODEL
 from ytqa.errors import ChainConfigurationError, InvalidPromptError, VideoIndexError, YtqaError
 from ytqa.llm import resolve_llm
-from ytqa.models import DEFAULT_MODEL
 from ytqa.store import VideoIndex
 from ytqa.video import format_timestamp, parse_video_id
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ytqa.asr import AsrMode, SpeechToText
-    from ytqa.models import EmbeddingPreset
-    from ytqa.transcripts import Captions
+    from ytqa.embeddings import EmbeddingPreset
+    from ytqa.transcripts import AsrMode, Captions, SpeechToText
 
 __all__ = [
     "CHAIN_TYPES",
@@ -560,7 +559,7 @@ def _open_index(
             "already knows where it is stored."
         )
     if model != DEFAULT_MODEL:
-        from ytqa.models import resolve_preset
+        from ytqa.embeddings import resolve_preset
 
         asked = resolve_preset(model)
         if asked.key != index.preset.key:
@@ -689,7 +688,7 @@ def build_retriever(
             the same video (see :meth:`VideoIndex.add_many`).
         asr, asr_model: Speech-to-text for audio and video files and for YouTube videos
             without captions (``"auto"``, ``"always"``, ``"never"`` or a
-            :class:`~ytqa.asr.SpeechToText`; the Whisper model), as for
+            :class:`~ytqa.SpeechToText`; the Whisper model), as for
             :func:`ytqa.load_transcript`.
         window: Neighbouring chunks returned on each side of each matching chunk
             (0: the matching chunk alone).

@@ -36,8 +36,8 @@ from typing import Any, NamedTuple
 
 from langchain_core.documents import Document
 
+from ytqa.embeddings import DEFAULT_MODEL, EmbeddingPreset, get_tokenizer, resolve_preset
 from ytqa.errors import ChunkingError
-from ytqa.models import DEFAULT_MODEL, EmbeddingPreset, get_tokenizer, resolve_preset
 from ytqa.transcripts import Transcript
 
 __all__ = [

@@ -18,8 +18,8 @@ import click
 
 from ytqa._terminal import cli_message, configure_logging, printable, to_json
 from ytqa._terminal import one_line as _one_line
+from ytqa.embeddings import DEFAULT_MODEL, EMBEDDING_MODELS
 from ytqa.errors import YtqaError
-from ytqa.models import DEFAULT_MODEL, EMBEDDING_MODELS
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -245,7 +245,7 @@ class _SpeechProgress:
 
     def settings(self, asr: str, asr_model: str | None) -> Any:
         """The library's speech-to-text settings of --asr and --asr-model, with this bar."""
-        from ytqa.asr import SpeechToText
+        from ytqa.transcripts import SpeechToText
 
         return SpeechToText(asr, model=asr_model, progress=self)  # type: ignore[arg-type]
 
@@ -680,7 +680,7 @@ def _video_id_to_remove(index: VideoIndex, video: str) -> str:
 @json_option
 def models(as_json: bool) -> None:
     """List the embedding presets and whether each is available on this machine."""
-    from ytqa.models import is_available_locally
+    from ytqa.embeddings import is_available_locally
 
     rows = [
         {

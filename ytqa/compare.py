@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ytqa.embeddings import EMBEDDING_MODELS, EmbeddingPreset
 from ytqa.errors import EvaluationError, YtqaError
-from ytqa.models import EMBEDDING_MODELS, EmbeddingPreset
 
 __all__ = [
     "DEFAULT_COMPARED",
@@ -130,7 +130,7 @@ def compare_models(
         YtqaError: no model is named.
     """
     from ytqa.chain import build_retriever
-    from ytqa.models import get_embeddings, resolve_preset
+    from ytqa.embeddings import get_embeddings, resolve_preset
     from ytqa.store import VideoIndex
 
     results = []

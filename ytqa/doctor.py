@@ -55,13 +55,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ytqa.chunking import CHUNKER_VERSION, ChunkSettings, chunk_settings
 from ytqa.config import index_dir
+from ytqa.embeddings import DEFAULT_MODEL, EMBEDDING_MODELS, EmbeddingPreset
 from ytqa.errors import (
     IndexCorruptError,
     VideoIndexError,
     YtqaError,
     repair_advice,
 )
-from ytqa.models import DEFAULT_MODEL, EMBEDDING_MODELS, EmbeddingPreset
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from ytqa.store import VideoIndex
@@ -926,7 +926,7 @@ def _fresh_index(
 ) -> VideoIndex | None:
     """A new *collection* in *folder*, with the chunking it recorded; None, with its videos
     listed as lost, when its preset cannot be had (a model that does not load)."""
-    from ytqa.models import resolve_preset
+    from ytqa.embeddings import resolve_preset
     from ytqa.store import VideoIndex
 
     preset = collection.preset
@@ -1031,7 +1031,7 @@ def _repair_collection(
         )
         manifest.modify(metadata=manifest_metadata)
         report.repaired.append(f"{name}: rewrote its metadata for {expected['ytqa_preset']!r}")
-    from ytqa.models import resolve_preset
+    from ytqa.embeddings import resolve_preset
 
     preset = collection.preset or resolve_preset(_recorded_model(collection))
     index = VideoIndex(preset, persist_directory=folder, collection_name=name)

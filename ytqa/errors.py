@@ -341,7 +341,7 @@ class ChunkingError(YtqaError):
     exit_code = 2
 
 
-# --- speech-to-text (ytqa.asr) -------------------------------------------------------
+# --- speech-to-text (ytqa.transcripts._speech) ---------------------------------------
 
 
 class NoCaptionsError(TranscriptsDisabledError):

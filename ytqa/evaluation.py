@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from langchain_core.documents import Document
 
-    from ytqa.models import EmbeddingPreset
+    from ytqa.embeddings import EmbeddingPreset
 
 __all__ = [
     "LAND_TOLERANCE",
@@ -384,7 +384,7 @@ def evaluate(
         YtqaError: a transcript cannot be read, or the model cannot be loaded.
     """
     from ytqa.chain import build_retriever
-    from ytqa.models import resolve_preset
+    from ytqa.embeddings import resolve_preset
     from ytqa.store import VideoIndex
     from ytqa.transcripts import read_transcript_file
 

@@ -41,6 +41,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 from langchain_core.runnables.config import run_in_executor
 
+from ytqa.embeddings import resolve_device
 from ytqa.errors import LLMConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -239,17 +240,6 @@ def _load_hf_cached(
     return cached
 
 
-def _auto_device() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def _torch_dtype(dtype: Any, device: str) -> Any:
     import torch
 
@@ -336,8 +326,7 @@ def _load_hf(spec: str, options: dict[str, Any], *, is_default: bool) -> BaseLan
     try:
         from transformers import pipeline
 
-        if device == "auto":
-            device = _auto_device()
+        device = resolve_device(device)
         model, tokenizer = _load_weights(
             model_id, gguf_file, device, _torch_dtype(dtype, device), model_kwargs
         )

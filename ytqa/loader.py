@@ -20,7 +20,7 @@ from ytqa.transcripts import Captions, Transcript, expand_sources, load_transcri
 if TYPE_CHECKING:
     from youtube_transcript_api.proxies import ProxyConfig
 
-    from ytqa.asr import AsrMode, SpeechToText
+    from ytqa.transcripts import AsrMode, SpeechToText
 
 __all__ = ["YouTubeTranscriptLoader", "transcript_metadata"]
 

@@ -107,6 +107,7 @@ from pydantic import ConfigDict, Field
 
 from ytqa.chunking import CHUNKER_VERSION, ChunkSettings, chunk_settings, chunk_transcript
 from ytqa.config import index_dir
+from ytqa.embeddings import DEFAULT_MODEL, EmbeddingPreset, get_embeddings, resolve_preset
 from ytqa.errors import (
     EmbeddingModelError,
     IndexCorruptError,
@@ -114,13 +115,12 @@ from ytqa.errors import (
     VideoIndexError,
     YtqaError,
 )
-from ytqa.models import DEFAULT_MODEL, EmbeddingPreset, get_embeddings, resolve_preset
-from ytqa.transcripts import Transcript
+from ytqa.transcripts import Captions, Transcript
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from langchain_chroma import Chroma
 
-    from ytqa.asr import AsrMode, SpeechToText
+    from ytqa.transcripts import AsrMode, SpeechToText
 
 __all__ = [
     "DEFAULT_WRITE_BATCH",
@@ -168,7 +168,6 @@ VERSION_SUFFIX = ".version"
 # Searches tried again when Chroma fails because another process wrote meanwhile.
 _SEARCH_ATTEMPTS = 3
 
-Captions = Literal["any", "manual", "generated"]
 _T = TypeVar("_T")
 
 
@@ -231,7 +230,7 @@ def transcript_kind(source: str, is_generated: bool) -> str:
     """
     if source == "youtube":
         return "youtube auto" if is_generated else "youtube manual"
-    from ytqa.transcripts import _names_from_file_name
+    from ytqa.transcripts._files import _names_from_file_name
 
     name = Path(source).name
     ending = Path(name).suffix.lstrip(".").lower() or "file"
@@ -1603,7 +1602,7 @@ def _asr_as_asked(
 ) -> bool:
     """Whether an indexed video's transcript is of the kind the speech-to-text settings ask:
     captions unless ``asr="always"``, speech-to-text only with the Whisper model asked."""
-    from ytqa.asr import speech_to_text
+    from ytqa.transcripts import speech_to_text
 
     speech = speech_to_text(asr, asr_model)
     recorded = record.get("asr_model") or None

@@ -10,10 +10,17 @@ from urllib.parse import parse_qs, urlsplit
 
 from ytqa.errors import InvalidVideoIdError
 
-__all__ = ["format_timestamp", "is_video_id", "parse_video_id", "watch_url"]
+__all__ = [
+    "YOUTUBE_HOSTS",
+    "format_timestamp",
+    "is_collection_url",
+    "is_video_id",
+    "parse_video_id",
+    "watch_url",
+]
 
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
-_YOUTUBE_HOSTS = {
+YOUTUBE_HOSTS = frozenset({
     "youtube.com",
     "www.youtube.com",
     "m.youtube.com",
@@ -21,7 +28,8 @@ _YOUTUBE_HOSTS = {
     "gaming.youtube.com",
     "youtube-nocookie.com",
     "www.youtube-nocookie.com",
-}
+})
+"""The hosts of youtube.com addresses (``youtu.be`` links aside): the one list ytqa has."""
 _SHORT_HOSTS = {"youtu.be", "www.youtu.be"}
 # Path prefixes whose next segment is the video ID.
 _ID_PATH_PREFIXES = {"shorts", "embed", "live", "v", "e", "watch"}
@@ -65,7 +73,7 @@ def parse_video_id(text: str) -> str:
     found: str | None = None
     if host in _SHORT_HOSTS:
         found = segments[0] if segments else None
-    elif host in _YOUTUBE_HOSTS:
+    elif host in YOUTUBE_HOSTS:
         query_ids = parse_qs(parts.query).get("v")
         if segments[:1] == ["watch"] and query_ids:
             found = query_ids[0]
@@ -80,13 +88,35 @@ def parse_video_id(text: str) -> str:
 
     if found is not None and is_video_id(found):
         return found
-    if host in _YOUTUBE_HOSTS and (
-        "list" in parse_qs(parts.query)
-        or segments[:1] in (["playlist"], ["channel"], ["c"], ["user"])
-        or (segments and segments[0].startswith("@"))
-    ):
+    if _names_collection(host, segments, parts.query):
         raise InvalidVideoIdError(text, "a playlist or channel, not one video")
     raise InvalidVideoIdError(text, "no video ID in it")
+
+
+def is_collection_url(text: str) -> bool:
+    """Whether *text* is the address of a YouTube playlist or channel (not of one video).
+
+    >>> is_collection_url("https://www.youtube.com/playlist?list=PLx0sYbCqOb8TBPRdmBHs5Iftvv9TPboYG")
+    True
+    """
+    candidate = text.strip()
+    if "://" not in candidate:
+        candidate = "https://" + candidate
+    try:
+        parts = urlsplit(candidate)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return False
+    return _names_collection(host, [s for s in parts.path.split("/") if s], parts.query)
+
+
+def _names_collection(host: str, segments: list[str], query: str) -> bool:
+    # A playlist (?list=, /playlist) or a channel (/channel/, /c/, /user/, /@handle).
+    return host in YOUTUBE_HOSTS and (
+        "list" in parse_qs(query)
+        or segments[:1] in (["playlist"], ["channel"], ["c"], ["user"])
+        or (bool(segments) and segments[0].startswith("@"))
+    )
 
 
 def format_timestamp(seconds: float) -> str:

