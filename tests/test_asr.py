@@ -319,7 +319,8 @@ def test_a_second_ingest_transcribes_nothing_and_another_model_is_another_transc
 
     if available_whisper(models_dir, WHISPER_BASE):
         other = runner.invoke(cli, ["ingest", str(short_spoken.wav), "--asr-model", "base"])
-        assert other.exit_code == 0 and "1 added" in other.output, other.output
+        assert other.exit_code == 0 and "1 replaced" in other.output, other.output
+        assert "(speech-to-text tiny.en → speech-to-text base)" in other.output
         listed = runner.invoke(cli, ["list", "--json"])
         (record,) = json.loads(listed.output)
         assert (record["captions"], record["asr_model"]) == ("asr", "base")

@@ -200,7 +200,7 @@ class VideoRecord:
     def transcript(self) -> str:
         """The transcript held: ``"srt"``, ``"en.vtt"``, ``"youtube manual"``... (see
         :func:`transcript_kind`)."""
-        return transcript_kind(self.source, self.is_generated)
+        return transcript_kind(self.source, self.is_generated, self.asr_model)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -219,15 +219,18 @@ class VideoRecord:
         }
 
 
-def transcript_kind(source: str, is_generated: bool) -> str:
-    """A video's transcript, for people: ``"youtube manual"`` or ``"youtube auto"`` for
-    YouTube's captions, else the file's ending (``"srt"``, ``"en.vtt"``, ``"json"``).
+def transcript_kind(source: str, is_generated: bool, asr_model: str | None = None) -> str:
+    """A video's transcript, for people: ``"speech-to-text base"`` for one made by
+    Whisper, ``"youtube manual"`` or ``"youtube auto"`` for YouTube's captions, else
+    the file's ending (``"srt"``, ``"en.vtt"``, ``"json"``).
 
     >>> transcript_kind("/talks/GqA42M4RtxE.en.vtt", True)
     'en.vtt'
     >>> transcript_kind("youtube", False)
     'youtube manual'
     """
+    if asr_model:
+        return f"speech-to-text {asr_model}"
     if source == "youtube":
         return "youtube auto" if is_generated else "youtube manual"
     from ytqa.transcripts._files import _names_from_file_name
@@ -1416,7 +1419,9 @@ class VideoIndex:
                 plan.entry["video_id"],
                 plan.transcript.title,
                 len(plan.chunks),
-                transcript_kind(plan.transcript.source, plan.transcript.is_generated),
+                transcript_kind(
+                    plan.transcript.source, plan.transcript.is_generated, plan.transcript.asr_model
+                ),
                 _replaced(before.get(plan.entry["video_id"]), plan.entry["fingerprint"]),
             )
             for plan in plans
@@ -1555,7 +1560,11 @@ def _replaced(record: dict[str, Any] | None, fingerprint: str) -> str | None:
 
 def _record_kind(record: dict[str, Any]) -> str:
     """The :func:`transcript_kind` of a video's manifest *record*."""
-    return transcript_kind(str(record.get("source") or ""), bool(record.get("is_generated")))
+    return transcript_kind(
+        str(record.get("source") or ""),
+        bool(record.get("is_generated")),
+        str(record.get("asr_model") or "") or None,
+    )
 
 
 def _stored_metadata(metadata: dict[str, Any], fingerprint: str) -> dict[str, Any]:
