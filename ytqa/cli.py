@@ -523,10 +523,6 @@ def ingest(
         sys.exit(1)
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 def _raise_if_corrupt(report: IngestReport) -> None:
     """A damaged index fails every source alike: say it once (exit 6), not per source."""
     from ytqa.errors import IndexCorruptError
@@ -734,6 +730,10 @@ def reindex(model: str, from_model: str | None, chroma_server: str | None, as_js
         sys.exit(1)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 @cli.command()
 @click.option("--repair", is_flag=True,
               help="Repair what is found, from the transcript cache (nothing is fetched).")
@@ -777,8 +777,9 @@ def doctor(repair: bool, index_dir: Path | None, as_json: bool) -> None:
         elif repair:
             console.print(f"{_count(len(report.remaining), 'problem')} left.", markup=False)
         else:
+            where = "" if index_dir is None else f" --index-dir {index_dir}"
             console.print(f"{_count(len(report.problems), 'problem')} found. Repair with: "
-                          "ytqa doctor --repair", markup=False)
+                          f"ytqa doctor --repair{where}", markup=False)
     if not report.healthy:
         sys.exit(6)
     if report.lost:

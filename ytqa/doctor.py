@@ -371,14 +371,14 @@ class _Collection:
     manifest_metadata: dict[str, Any] | None
     records: dict[str, dict[str, Any]] | None
     """Manifest records by video; None when the manifest could not be read."""
+    salvaged: bool = False
+    """Whether the records were read by SQLite from a damaged file (maybe not all)."""
 
 
 @dataclass
 class _Survey:
     problems: list[IndexProblem] = field(default_factory=list)
     collections: list[_Collection] = field(default_factory=list)
-    listed: bool = False
-    """Whether the probe could list the collections at all."""
     videos: int = 0
 
     @property
@@ -478,6 +478,8 @@ def _salvage(database: Path) -> dict[str, dict[str, Any]]:
                 entry = entries.setdefault(str(name), {"name": str(name), "metadata": {}})
                 record = entry.setdefault("records", {}).setdefault(str(row_id), {})
                 record[str(key)] = value(*values)
+                # Its own metadata may be what cannot be read: its name says whose it is.
+                entry["metadata"].setdefault("ytqa_manifest_of", str(name)[: -len(MANIFEST_SUFFIX)])
     finally:
         connection.close()
     return entries
@@ -505,7 +507,6 @@ def _survey(folder: Path) -> _Survey:
             entry = entries.get(name)
             if entry is None or (entry.get("error") and "records" in salvaged):
                 entries[name] = {**salvaged, "salvaged": True, "error": None}
-    survey.listed = bool(entries) or (probe.failure is None and probe.error is None)
     for name, entry in sorted(probe.collections.items()):
         error = entry.get("vectors_error") or entry.get("error")
         if error:
@@ -534,8 +535,8 @@ def _survey(folder: Path) -> _Survey:
         if entry.get("rows") is not None:
             rows = Counter({(str(v), str(f)): int(n) for v, f, n in entry["rows"]})
         records = None
-        if manifest is not None and not manifest.get("error"):
-            records = {str(k): dict(v) for k, v in (manifest.get("records") or {}).items()}
+        if manifest is not None and not manifest.get("error") and "records" in manifest:
+            records = {str(k): dict(v) for k, v in manifest["records"].items()}
         survey.collections.append(
             _Collection(
                 name=name,
@@ -547,6 +548,7 @@ def _survey(folder: Path) -> _Survey:
                     None if manifest is None else dict(manifest.get("metadata") or {})
                 ),
                 records=records,
+                salvaged=bool(manifest and manifest.get("salvaged")),
             )
         )
     if survey.damaged:
@@ -894,7 +896,7 @@ def _rebuild(folder: Path, survey: _Survey, report: DoctorReport) -> Path:
     from ytqa.transcripts import cached_video_ids
 
     collections = list(survey.collections)
-    if not collections and not survey.listed:
+    if not collections:
         # Not even the list of collections could be read: the default preset's index.
         default = EMBEDDING_MODELS[DEFAULT_MODEL]
         name = default_collection_name(default)
@@ -910,6 +912,15 @@ def _rebuild(folder: Path, survey: _Survey, report: DoctorReport) -> Path:
                 f"cache ({len(cached)})"
             )
             records = {video_id: {"video_id": video_id, "state": _READY} for video_id in cached}
+        elif collection.salvaged:
+            # SQLite read the records up to the damage: the cache may know the others.
+            more = [v for v in cached_video_ids() if v not in records]
+            if more:
+                report.repaired.append(
+                    f"{name}: its manifest was read in part; adding the {len(more)} cached "
+                    "videos it does not list too"
+                )
+                records = {**records, **{v: {"video_id": v, "state": _READY} for v in more}}
         index = _fresh_index(folder, collection, records, report)
         if index is None:
             continue
