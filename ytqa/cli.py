@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-    from ytqa.store import IngestReport, VideoIndex
+    from ytqa.index import IngestProgress, IngestReport, VideoIndex
     from ytqa.transcripts import Captions
 
 __all__ = ["EXIT_CODES", "main"]
@@ -283,19 +283,55 @@ def _captions(choice: str) -> Captions:
 
 
 def _open_index(model: str, chroma_server: str | None) -> VideoIndex:
-    from ytqa.store import VideoIndex
+    from ytqa.index import VideoIndex
 
     if chroma_server:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(chroma_server if "://" in chroma_server else f"http://{chroma_server}")
-        return VideoIndex.from_server(
-            parts.hostname or "localhost",
-            parts.port or 8000,
-            ssl=parts.scheme == "https",
-            model=model,
-        )
+        return VideoIndex.from_url(chroma_server, model=model)
     return VideoIndex(model)
+
+
+class _IngestBar:
+    """The library's ingest progress (a callback) as a rich bar on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._progress: Any = None
+        self._videos: Any = None
+        self._chunks: Any = None
+
+    def __enter__(self) -> _IngestBar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, state: IngestProgress) -> None:
+        if not self._enabled:
+            return
+        if self._progress is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+        if state.videos_total is not None:
+            label = f"videos ({state.video})" if state.video else "videos"
+            if self._videos is None:
+                self._videos = self._progress.add_task(label, total=state.videos_total)
+            self._progress.update(self._videos, description=label, completed=state.videos_done)
+        if state.chunks_total is not None:
+            if self._chunks is None:
+                self._chunks = self._progress.add_task("chunks", total=state.chunks_total)
+            self._progress.update(
+                self._chunks, total=state.chunks_total, completed=state.chunks_done
+            )
 
 
 def _source_lines(documents: Sequence[Document]) -> list[tuple[str, str]]:
@@ -444,7 +480,7 @@ def search(
     Retrieval only: no LLM is needed. Each passage comes with its timestamp,
     a link to that moment and its similarity score.
     """
-    from ytqa.chain import build_retriever
+    from ytqa.retrieval import build_retriever
 
     with _SpeechProgress(not as_json) as speech:
         retriever = build_retriever(
@@ -505,18 +541,20 @@ def ingest(
     another transcript is replaced, and the line says from which to which. One
     failing video does not stop the others; the exit status is 1 if any failed.
     """
+    from ytqa.ingest import FetchOptions
+    from ytqa.ingest import ingest as ingest_sources
+
     index = _open_index(model, chroma_server)
-    with _SpeechProgress(not as_json) as speech:
-        report = index.add_many(
-            list(sources),
+    with _SpeechProgress(not as_json) as speech, _IngestBar(not as_json) as bar:
+        options = FetchOptions(
             languages=languages,
             translate_to=translate_to,
             proxy=proxy,
             captions=_captions(captions),
             refresh=refresh,
-            progress=not as_json,
             asr=speech.settings(asr, asr_model),
         )
+        report = ingest_sources(index, list(sources), options, progress=bar)
     _raise_if_corrupt(report)
     _print_report(report, model, as_json=as_json, skipped="skipped", list_skipped=True)
     if report.failed:
@@ -588,7 +626,7 @@ def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
     Beside each preset, the transcript its index holds: srt, en.vtt, json (files),
     youtube manual or youtube auto (YouTube's uploaded or auto-captions).
     """
-    from ytqa._sync import known_videos
+    from ytqa.index import known_videos, videos_elsewhere
 
     index = _open_index(model, chroma_server)
     records = index.videos()
@@ -624,7 +662,7 @@ def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
             f"{_one_line(columns[record.video_id]):<{width}}  "
             f"{_one_line(record.title or record.source)}"
         )
-    elsewhere = len(known.keys() - {record.video_id for record in records} - index._removed())
+    elsewhere = len(videos_elsewhere(index))
     if elsewhere:
         console.print(f"{elsewhere} more video(s) in other presets' indexes: "
                       f"ytqa reindex --model {_one_line(model)}")
@@ -725,7 +763,8 @@ def reindex(model: str, from_model: str | None, chroma_server: str | None, as_js
     status is 1 if any video failed (its cached transcript is gone, ...).
     """
     index = _open_index(model, chroma_server)
-    report = index.sync(from_model, progress=not as_json)
+    with _IngestBar(not as_json) as bar:
+        report = index.sync(from_model, progress=bar)
     _raise_if_corrupt(report)
     _print_report(
         report, model, as_json=as_json, skipped="already there", list_skipped=False
@@ -753,7 +792,7 @@ def doctor(repair: bool, index_dir: Path | None, as_json: bool) -> None:
     the repair could not add every video again (each is listed with the command
     that gets it back).
     """
-    from ytqa.doctor import check_index, repair_index
+    from ytqa.index import check_index, repair_index
 
     report = repair_index(index_dir) if repair else check_index(index_dir)
     if as_json:

@@ -129,9 +129,9 @@ def compare_models(
     Raises:
         YtqaError: no model is named.
     """
-    from ytqa.chain import build_retriever
     from ytqa.embeddings import get_embeddings, resolve_preset
-    from ytqa.store import VideoIndex
+    from ytqa.index import VideoIndex
+    from ytqa.retrieval import build_retriever
 
     results = []
     for model in _model_list(models):

@@ -383,9 +383,9 @@ def evaluate(
             a question's video is not among them.
         YtqaError: a transcript cannot be read, or the model cannot be loaded.
     """
-    from ytqa.chain import build_retriever
     from ytqa.embeddings import resolve_preset
-    from ytqa.store import VideoIndex
+    from ytqa.index import VideoIndex
+    from ytqa.retrieval import build_retriever
     from ytqa.transcripts import read_transcript_file
 
     items = load_qa(Path(qa_path))

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseLanguageModel
 
     from ytqa.embeddings import EmbeddingPreset
-    from ytqa.store import VideoIndex
+    from ytqa.index import VideoIndex
     from ytqa.transcripts import AsrMode, Captions, SpeechToText
 
 __all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "LOOPBACK_HOSTS", "create_app"]
@@ -273,8 +273,8 @@ def create_app(
         sync_on_start: Embed, in a background job, the videos that other presets'
             indexes hold and this one lacks (as ``ytqa search`` does).
     """
+    from ytqa.index import VideoIndex
     from ytqa.llm import resolve_llm
-    from ytqa.store import VideoIndex
 
     if token is not None and not token.strip():
         raise ValueError("token must not be empty")

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from langchain_core.documents import Document
     from langchain_core.language_models import BaseLanguageModel
 
-    from ytqa.store import VideoIndex, VideoRecord
+    from ytqa.index import VideoIndex, VideoRecord
     from ytqa.transcripts import Transcript
 
 __all__ = ["Service", "SourceToAdd", "document_json", "one_line"]
@@ -66,7 +66,7 @@ class Service:
         llm: BaseLanguageModel[Any] | None,
         fetch_options: dict[str, Any],
     ) -> None:
-        from ytqa.chain import VideoRetriever
+        from ytqa.retrieval import VideoRetriever
 
         self.index = index
         self.llm = llm
@@ -181,7 +181,7 @@ class Service:
         job.emit({"type": "started"})
         try:
             with self.write_lock:
-                report = self.index.sync(progress=False)
+                report = self.index.sync()
         except YtqaError as error:
             job.emit(_failure("sync", error))
             job.emit({"type": "done", "added": 0, "skipped": 0, "failed": 1}, final=True)
