@@ -44,8 +44,7 @@ from langchain_core.prompts import (
 
 from ytqa.errors import ChainConfigurationError, InvalidPromptError
 from ytqa.llm import resolve_llm
-from ytqa.retrieval import build_retriever
-from ytqa.video import format_timestamp
+from ytqa.retrieval import build_retriever, source_label
 
 __all__ = [
     "CHAIN_TYPES",
@@ -392,11 +391,8 @@ def format_sources(documents: Iterable[Document]) -> list[str]:
     """
     lines: list[str] = []
     for document in documents:
-        metadata = document.metadata
-        timestamp = metadata.get("timestamp") or format_timestamp(float(metadata.get("start") or 0))
-        title = metadata.get("title") or metadata.get("video_id") or "untitled video"
-        url = metadata.get("url") or metadata.get("source")
-        line = f"[{timestamp}] {title}" + (f" — {url}" if url else "")
+        label, url = source_label(document)
+        line = label + (f" — {url}" if url else "")
         if line not in lines:
             lines.append(line)
     return lines

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ytqa._terminal import cli_message, configure_logging, printable, to_json
-from ytqa._terminal import one_line as _one_line
-from ytqa.embeddings import DEFAULT_MODEL, EMBEDDING_MODELS
-from ytqa.errors import YtqaError
+from ytqa.embeddings import DEFAULT_MODEL, EMBEDDING_MODELS, is_available_locally
+from ytqa.errors import IndexCorruptError, YtqaError
+from ytqa.terminal import cli_message, configure_logging, printable, to_json
+from ytqa.terminal import one_line as _one_line
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from ytqa.index import IngestProgress, IngestReport, VideoIndex
+    from ytqa.ingest import FetchOptions
     from ytqa.transcripts import Captions
 
 __all__ = ["EXIT_CODES", "main"]
@@ -282,6 +283,24 @@ def _captions(choice: str) -> Captions:
     return named[choice]
 
 
+def _fetch(
+    languages: Sequence[str],
+    translate_to: str | None,
+    proxy: str | None,
+    captions: str,
+    asr: Any,
+    refresh: bool = False,
+) -> FetchOptions:
+    """The library's fetch options of the command's options (``--captions auto`` is
+    ``captions="generated"``)."""
+    from ytqa.ingest import FetchOptions
+
+    return FetchOptions(
+        languages=tuple(languages), translate_to=translate_to, proxy=proxy,
+        captions=_captions(captions), asr=asr, refresh=refresh,
+    )
+
+
 def _open_index(model: str, chroma_server: str | None) -> VideoIndex:
     from ytqa.index import VideoIndex
 
@@ -336,16 +355,9 @@ class _IngestBar:
 
 def _source_lines(documents: Sequence[Document]) -> list[tuple[str, str]]:
     """``(label, url)`` per source: ``[mm:ss] title`` and the link that opens there."""
-    from ytqa.video import format_timestamp
+    from ytqa.retrieval import source_label
 
-    lines = []
-    for document in documents:
-        meta = document.metadata
-        title = meta.get("title") or meta.get("video_id", "")
-        # The retriever's timestamp is the cited moment, which the url opens at.
-        moment = meta.get("timestamp") or format_timestamp(float(meta.get("start", 0)))
-        lines.append((f"[{moment}] {title}", meta["url"]))
-    return lines
+    return [(label, url or "") for label, url in map(source_label, documents)]
 
 
 def _print_sources(console: Console, documents: Sequence[Document]) -> None:
@@ -433,11 +445,7 @@ def ask(
             llm_options=_parse_llm_options(llm_options),
             k=k,
             index=_open_index(model, chroma_server),
-            languages=languages,
-            translate_to=translate_to,
-            proxy=proxy,
-            captions=_captions(captions),
-            asr=speech.settings(asr, asr_model),
+            fetch=_fetch(languages, translate_to, proxy, captions, speech.settings(asr, asr_model)),
         )
     result = chain.invoke({"query": question})
     documents = result.get("source_documents", [])
@@ -488,11 +496,7 @@ def search(
             model=model,
             k=k,
             index=_open_index(model, chroma_server),
-            languages=languages,
-            translate_to=translate_to,
-            proxy=proxy,
-            captions=_captions(captions),
-            asr=speech.settings(asr, asr_model),
+            fetch=_fetch(languages, translate_to, proxy, captions, speech.settings(asr, asr_model)),
         )
     documents = retriever.invoke(query)
     if as_json:
@@ -541,18 +545,12 @@ def ingest(
     another transcript is replaced, and the line says from which to which. One
     failing video does not stop the others; the exit status is 1 if any failed.
     """
-    from ytqa.ingest import FetchOptions
     from ytqa.ingest import ingest as ingest_sources
 
     index = _open_index(model, chroma_server)
     with _SpeechProgress(not as_json) as speech, _IngestBar(not as_json) as bar:
-        options = FetchOptions(
-            languages=languages,
-            translate_to=translate_to,
-            proxy=proxy,
-            captions=_captions(captions),
-            refresh=refresh,
-            asr=speech.settings(asr, asr_model),
+        options = _fetch(
+            languages, translate_to, proxy, captions, speech.settings(asr, asr_model), refresh
         )
         report = ingest_sources(index, list(sources), options, progress=bar)
     _raise_if_corrupt(report)
@@ -567,8 +565,6 @@ def _count(number: int, noun: str) -> str:
 
 def _raise_if_corrupt(report: IngestReport) -> None:
     """A damaged index fails every source alike: say it once (exit 6), not per source."""
-    from ytqa.errors import IndexCorruptError
-
     for failure in report.failed:
         if isinstance(failure.error, IndexCorruptError):
             raise failure.error
@@ -718,7 +714,6 @@ def _video_id_to_remove(index: VideoIndex, video: str) -> str:
 @json_option
 def models(as_json: bool) -> None:
     """List the embedding presets and whether each is available on this machine."""
-    from ytqa.embeddings import is_available_locally
 
     rows = [
         {
@@ -992,23 +987,20 @@ def eval_command(
     other videos act as distractors), and each question goes through the same
     retriever that `ytqa ask` uses. See docs/evaluation.md.
     """
-    from ytqa.evaluation import evaluate, metrics_only
+    from ytqa.evaluation import evaluate
 
     report = evaluate(
         qa_file, transcripts_dir, model=model, k=_parse_ks(ks),
-        captions="auto" if captions == "auto" else "manual",
+        captions="generated" if _captions(captions) == "generated" else "manual",
     )
     if as_json:
-        payload = metrics_only(report)
-        if misses:
-            payload["misses"] = [miss.to_dict() for miss in report["misses"]]
-        _echo_json(payload)
+        _echo_json(report.to_dict() if misses else report.figures())
         return
-    _print_metrics_table([metrics_only(report)])
-    if misses and report["misses"]:
+    _print_metrics_table([report.figures()])
+    if misses and report.misses:
         console = _console()
-        console.print(f"\nQuestions whose top result does not land ({len(report['misses'])}):")
-        for miss in report["misses"]:
+        console.print(f"\nQuestions whose top result does not land ({len(report.misses)}):")
+        for miss in report.misses:
             top = miss.results[0] if miss.results else None
             got = (f"got {top.video_id} at {_format_moment(top.cited)}" if top
                    else "got nothing")

@@ -28,7 +28,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from ytqa.embeddings import DEFAULT_MODEL, resolve_preset
 from ytqa.errors import ChainConfigurationError, VideoIndexError
-from ytqa.index import VideoIndex
+from ytqa.index import VideoIndex, chunk_id, chunk_key
 from ytqa.ingest import FetchOptions, ingest_or_raise
 from ytqa.video import format_timestamp, parse_video_id
 
@@ -41,6 +41,7 @@ __all__ = [
     "SEARCH_TYPES",
     "VideoRetriever",
     "build_retriever",
+    "source_label",
 ]
 
 SEARCH_TYPES = ("similarity", "mmr", "similarity_score_threshold")
@@ -191,14 +192,14 @@ class VideoRetriever(BaseRetriever):
         chosen: list[tuple[Document, float, list[str]]] = []
         covered: set[tuple[str, str, int]] = set()
         for document, score in scored:
-            key = _chunk_key(document)
+            key = chunk_key(document.metadata)
             if key is None:  # not a ytqa chunk: returned as it is
                 chosen.append((document, score, []))
             elif key not in covered:
                 video_id, fingerprint, index = key
                 span = range(max(0, index - self.window), index + self.window + 1)
                 covered.update((video_id, fingerprint, i) for i in span)
-                chosen.append((document, score, [f"{video_id}:{fingerprint}:{i}" for i in span]))
+                chosen.append((document, score, [chunk_id(video_id, fingerprint, i) for i in span]))
             if len(chosen) == k:
                 break
         ids = sorted({i for _, _, window in chosen for i in window})
@@ -289,17 +290,6 @@ def _with_citation(document: Document) -> Document:
     if not metadata.get("title"):
         metadata["title"] = str(metadata.get("video_id") or "untitled video")
     return Document(page_content=document.page_content, metadata=metadata, id=document.id)
-
-
-def _chunk_key(document: Document) -> tuple[str, str, int] | None:
-    """``(video_id, fingerprint, chunk_index)`` of an index chunk; None for other documents."""
-    meta = document.metadata
-    video_id, fingerprint, index = (
-        meta.get("video_id"), meta.get("ytqa_fingerprint"), meta.get("chunk_index")
-    )
-    if isinstance(video_id, str) and isinstance(fingerprint, str) and isinstance(index, int):
-        return video_id, fingerprint, index
-    return None
 
 
 def _join_texts(texts: list[str]) -> str:
@@ -510,3 +500,14 @@ def _fetch_options(fetch: FetchOptions | None, keywords: dict[str, Any]) -> Fetc
         known = set(FetchOptions.__dataclass_fields__)
         unknown = ", ".join(sorted(set(keywords) - known))
         raise TypeError(f"build_retriever() got unexpected keyword arguments: {unknown}") from None
+
+
+def source_label(document: Document) -> tuple[str, str | None]:
+    """``("[mm:ss] title", url)`` of one source: the cited moment (the retriever's
+    ``timestamp``, else the start), its title (else its video ID), the link that
+    opens there (None when it has none)."""
+    metadata = document.metadata
+    timestamp = metadata.get("timestamp") or format_timestamp(float(metadata.get("start") or 0))
+    title = metadata.get("title") or metadata.get("video_id") or "untitled video"
+    url = metadata.get("url") or metadata.get("source")
+    return f"[{timestamp}] {title}", str(url) if url else None

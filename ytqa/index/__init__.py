@@ -25,6 +25,8 @@ from ytqa.index._manifest import (
     MANIFEST_SUFFIX,
     VIDEO_FIELDS,
     VideoRecord,
+    chunk_id,
+    chunk_key,
     transcript_kind,
 )
 from ytqa.index._report import (
@@ -86,6 +88,8 @@ __all__ = [
     "VideoIndex",
     "VideoRecord",
     "check_index",
+    "chunk_id",
+    "chunk_key",
     "default_collection_name",
     "known_videos",
     "parse_server_url",

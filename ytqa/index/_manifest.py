@@ -36,6 +36,8 @@ __all__ = [
     "REMOVED",
     "VIDEO_FIELDS",
     "VideoRecord",
+    "chunk_id",
+    "chunk_key",
     "transcript_kind",
 ]
 
@@ -255,6 +257,23 @@ def row_fingerprint(metadata: Mapping[str, Any] | None) -> str | None:
     """The fingerprint a chunk row belongs to (None: not a ytqa chunk)."""
     value = (metadata or {}).get(FINGERPRINT_KEY)
     return value if isinstance(value, str) else None
+
+
+def chunk_id(video_id: str, fingerprint: str, position: int) -> str:
+    """The Chroma ID of a video version's chunk at *position*: the same chunk always
+    has the same ID, so that a batch written twice is the same batch."""
+    return f"{video_id}:{fingerprint}:{position}"
+
+
+def chunk_key(metadata: Mapping[str, Any]) -> tuple[str, str, int] | None:
+    """``(video_id, fingerprint, chunk_index)`` of a chunk row's *metadata*; None for a
+    document that is not a ytqa chunk."""
+    video_id, version, position = (
+        metadata.get("video_id"), metadata.get(FINGERPRINT_KEY), metadata.get("chunk_index")
+    )
+    if isinstance(video_id, str) and isinstance(version, str) and isinstance(position, int):
+        return video_id, version, position
+    return None
 
 
 def other_versions(video_id: str, fingerprint: str) -> dict[str, Any]:

@@ -116,7 +116,7 @@ def plan(index: VideoIndex, transcript: Transcript, settings: ChunkSettings) -> 
             f"The transcript of {video_id} has no text to index. Check the transcript "
             "(or its file); ask for another language with languages=[...]."
         )
-    ids = [f"{video_id}:{planned}:{i}" for i in range(len(chunks))]
+    ids = [manifest.chunk_id(video_id, planned, i) for i in range(len(chunks))]
     record = manifest.new_record(
         transcript, fingerprint=planned, settings=settings_tag(settings), chunks=len(chunks)
     )

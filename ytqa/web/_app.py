@@ -42,6 +42,7 @@ from ytqa import __version__
 from ytqa.config import uploads_dir
 from ytqa.embeddings import DEFAULT_MODEL
 from ytqa.errors import YtqaError
+from ytqa.terminal import one_line
 from ytqa.transcripts import TRANSCRIPT_SUFFIXES
 from ytqa.web._media import (
     MEDIA_SUFFIXES,
@@ -50,7 +51,7 @@ from ytqa.web._media import (
     safe_file_name,
     stem_of,
 )
-from ytqa.web._service import Service, SourceToAdd, document_json, one_line
+from ytqa.web._service import Service, SourceToAdd, document_json
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseLanguageModel

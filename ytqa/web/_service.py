@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ytqa.errors import YtqaError
+from ytqa.terminal import one_line
 from ytqa.video import is_video_id
 from ytqa.web._jobs import Job, JobBoard
 from ytqa.web._media import find_media, is_upload, media_kind
@@ -32,17 +33,12 @@ if TYPE_CHECKING:
     from ytqa.index import VideoIndex, VideoRecord
     from ytqa.transcripts import Transcript
 
-__all__ = ["Service", "SourceToAdd", "document_json", "one_line"]
+__all__ = ["Service", "SourceToAdd", "document_json"]
 
 logger = logging.getLogger(__name__)
 
 MEDIA_RECHECK = 30.0
 """Seconds a video's media lookup is trusted (a media file may be put beside it later)."""
-
-
-def one_line(text: str) -> str:
-    """A message on one line, as the CLI prints it."""
-    return " ".join(text.split())
 
 
 @dataclasses.dataclass
