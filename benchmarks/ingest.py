@@ -142,7 +142,7 @@ def _record_writes(
     from chromadb.api.models.Collection import Collection
 
     from ytqa import VideoIndex
-    from ytqa.store import MANIFEST_SUFFIX
+    from ytqa.index import MANIFEST_SUFFIX
 
     chunk_writes: list[dict[str, Any]] = []
     manifest_writes: list[dict[str, Any]] = []
@@ -165,7 +165,7 @@ def _replay(preset: Any, folder: Path, writes: Writes) -> tuple[float, float]:
     """Seconds to make the recorded chunk upserts alone, and the manifest upserts
     alone, into fresh collections made as ytqa makes them."""
     from ytqa import VideoIndex
-    from ytqa.store import MANIFEST_SUFFIX
+    from ytqa.index import MANIFEST_SUFFIX
 
     index = VideoIndex(preset, persist_directory=folder)
     seconds = []

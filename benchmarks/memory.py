@@ -117,7 +117,7 @@ def _chroma_alone(preset: Any, folder: Path, embeddings: Any) -> tuple[Any, int]
     import chromadb
 
     from ytqa import chunk_transcript
-    from ytqa.store import CHUNK_ROW_FIELDS, DEFAULT_WRITE_BATCH
+    from ytqa.index import CHUNK_ROW_FIELDS, DEFAULT_WRITE_BATCH
 
     client = chromadb.PersistentClient(path=str(folder))
     collection = client.create_collection(

@@ -27,7 +27,7 @@ def measure(preset_key: str, videos: int, repeats: int) -> dict[str, Any]:
     """Run in the child process: one preset's figures."""
     setup_offline()
     from ytqa.embeddings import get_embeddings, resolve_device, resolve_preset
-    from ytqa.store import VideoIndex
+    from ytqa.index import VideoIndex
 
     transcripts = load_transcripts("srt")[:videos]
     hours = sum(t.duration for t in transcripts) / 3600

@@ -119,7 +119,8 @@ def test_a_paraphrased_question_lands_on_its_sentence(
 ) -> None:
     index = VideoIndex(persist_directory=tmp_path / "index")
     index.add(transcribed)
-    retriever = index.as_retriever(search_kwargs={"k": 1})
+    # The matching chunk alone (window=0): its own start is where the sentence is.
+    retriever = index.as_retriever(search_kwargs={"k": 1}, window=0)
     for question, sentence in QUESTIONS.items():
         (top,) = retriever.invoke(question)
         assert abs(top.metadata["start"] - spoken.starts[sentence]) <= 2.0, question

@@ -34,7 +34,7 @@ from ytqa import (
     format_timestamp,
 )
 from ytqa.chain import DEFAULT_PROMPT, SYSTEM_INSTRUCTIONS, format_sources
-from ytqa.store import VideoIndex
+from ytqa.index import VideoIndex
 
 BEES = "honeybees01"
 WORMHOLES = "wormholes01"

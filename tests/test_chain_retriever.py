@@ -13,8 +13,8 @@ from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from tests.test_chain import BEES, LONG_TALK, TRANSCRIPTS, WORMHOLES
 from ytqa import VideoIndexError, build_retriever
-from ytqa.chain import VideoRetriever
-from ytqa.store import VideoIndex
+from ytqa.index import VideoIndex
+from ytqa.retrieval import VideoRetriever
 
 
 @pytest.fixture(scope="module")

@@ -194,7 +194,7 @@ def test_error_lines_carry_no_controls(tmp_path: Path) -> None:
     ],
 )
 def test_messages_name_the_command_options(error: Exception, shown: str, hidden: str) -> None:
-    from ytqa._terminal import cli_message
+    from ytqa.terminal import cli_message
 
     message = cli_message(error)
     assert shown in message and hidden not in message

@@ -18,7 +18,7 @@ from ytqa import compare_models
 from ytqa.cli import cli
 from ytqa.config import ytqa_home
 from ytqa.embeddings import is_available_locally
-from ytqa.store import VideoIndex
+from ytqa.index import VideoIndex
 
 pytestmark = pytest.mark.slow
 

@@ -25,7 +25,7 @@ from tests.offline_models import REPO_ROOT
 from tests.store_support import shared_transcript
 from ytqa import Transcript, VideoIndex, build_retriever
 from ytqa.config import index_dir
-from ytqa.store import VERSION_SUFFIX
+from ytqa.index import VERSION_SUFFIX
 
 pytestmark = pytest.mark.slow  # real model, real Chroma, real processes
 

@@ -36,7 +36,7 @@ from ytqa import (
 )
 from ytqa.config import index_dir
 from ytqa.embeddings import EmbeddingPreset
-from ytqa.store import CHUNK_ROW_FIELDS
+from ytqa.index import CHUNK_ROW_FIELDS
 from ytqa.transcripts import read_transcript_file
 
 pytestmark = pytest.mark.slow  # real model, real Chroma

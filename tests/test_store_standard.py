@@ -17,7 +17,7 @@ from langchain_tests.integration_tests import VectorStoreIntegrationTests
 from langchain_tests.integration_tests.vectorstores import EMBEDDING_SIZE
 
 from ytqa.embeddings import EMBEDDING_MODELS, EmbeddingPreset
-from ytqa.store import VideoIndex
+from ytqa.index import VideoIndex
 
 
 def _like(key: str) -> EmbeddingPreset:

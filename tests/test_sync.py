@@ -28,10 +28,9 @@ from ytqa import (
     build_retriever,
     chunk_transcript,
 )
-from ytqa._sync import known_videos
 from ytqa.cli import cli
 from ytqa.config import cache_dir, ytqa_home
-from ytqa.store import VideoIndex
+from ytqa.index import VideoIndex, known_videos
 from ytqa.transcripts import Transcript, load_transcript, read_transcript_file
 
 pytestmark = pytest.mark.slow
@@ -139,7 +138,7 @@ def test_missing_cache_entry_is_reported(
     other = VideoIndex("minilm", collection_name="ytqa-minilm-copy")
 
     with caplog.at_level(logging.WARNING, logger="ytqa"):
-        report = other.sync(progress=False)
+        report = other.sync()
 
     assert [item.video_id for item in report.added] == [ROBOTS]
     assert [failure.source for failure in report.failed] == [FETCHED]
@@ -160,11 +159,11 @@ def test_missing_cache_entry_is_reported(
 
 def test_sync_from_one_preset_only(minilm_home: dict[str, Transcript]) -> None:
     other = VideoIndex("minilm", collection_name="ytqa-minilm-copy")
-    report = other.sync(from_model="minilm", progress=False)
+    report = other.sync(from_model="minilm")
     assert sorted(item.video_id for item in report.added) == sorted(minilm_home)
-    assert other.sync(from_model="minilm", progress=False).added == []
+    assert other.sync(from_model="minilm").added == []
     with pytest.raises(VideoIndexError, match="holds no videos"):
-        other.sync(from_model="mpnet", progress=False)
+        other.sync(from_model="mpnet")
 
 
 # ---------------------------------------------------------------------------
@@ -179,13 +178,13 @@ def test_a_removed_video_is_not_carried_back_until_added_again(
     minilm_home: dict[str, Transcript],
 ) -> None:
     copy = VideoIndex("minilm", collection_name=COPY)
-    assert len(copy.sync(progress=False).added) == 2
+    assert len(copy.sync().added) == 2
     assert VideoIndex("minilm").remove(FETCHED) > 0
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         retriever = build_retriever(model="minilm", k=20)  # syncs from the copy
         documents = retriever.invoke("What is this video about?")
-        report = retriever.index.sync(progress=False)
+        report = retriever.index.sync()
         assert len(mock.calls) == 0
     index = retriever.index
     assert [record.video_id for record in index.videos()] == [ROBOTS]
@@ -202,7 +201,7 @@ def test_a_removed_video_is_not_carried_back_until_added_again(
         added = index.add(FETCHED)
     assert added == len(chunk_transcript(minilm_home[FETCHED], model="minilm"))
     assert index.has_video(FETCHED)
-    assert sorted(item.video_id for item in index.sync(progress=False).skipped) == sorted(
+    assert sorted(item.video_id for item in index.sync().skipped) == sorted(
         minilm_home
     )
     assert index.remove(FETCHED) == added and index.remove(FETCHED) == 0
@@ -211,11 +210,11 @@ def test_a_removed_video_is_not_carried_back_until_added_again(
     assert copy.remove(FETCHED) > 0
     assert sorted(known_videos(index.client)) == [ROBOTS]
     third = VideoIndex("minilm", collection_name="ytqa-minilm-third")
-    assert [item.video_id for item in third.sync(progress=False).added] == [ROBOTS]
+    assert [item.video_id for item in third.sync().added] == [ROBOTS]
 
 
 def test_cli_remove_then_reindex_keeps_the_video_out(minilm_home: dict[str, Transcript]) -> None:
-    assert len(VideoIndex("minilm", collection_name=COPY).sync(progress=False).added) == 2
+    assert len(VideoIndex("minilm", collection_name=COPY).sync().added) == 2
     removed = run("remove", FETCHED, "--model", "minilm", home=ytqa_home())
     assert removed.exit_code == 0, removed.output
     assert f"{FETCHED}: removed" in removed.output

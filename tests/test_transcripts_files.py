@@ -27,7 +27,7 @@ from ytqa import (
     YtqaError,
 )
 from ytqa.config import DEFAULT_MAX_TRANSCRIPT_BYTES
-from ytqa.store import VideoIndex
+from ytqa.index import VideoIndex
 from ytqa.transcripts import (
     cached_transcripts,
     cached_video_ids,
@@ -623,7 +623,7 @@ def test_a_video_the_cache_cannot_hold_breaks_no_other_video(tmp_path: Path, min
 
     assert cached_transcripts(odd.video_id) == []
     assert cached_transcripts(normal.video_id) == [normal]
-    report = VideoIndex("minilm", collection_name="ytqa-minilm-copy").sync(progress=False)
+    report = VideoIndex("minilm", collection_name="ytqa-minilm-copy").sync()
 
     assert [item.video_id for item in report.added] == [normal.video_id]
     assert [failure.source for failure in report.failed] == [odd.video_id]

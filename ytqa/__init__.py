@@ -65,14 +65,14 @@ from ytqa.transcripts import (
 from ytqa.video import format_timestamp, parse_video_id, watch_url
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ytqa.chain import build_chain, build_retriever
+    from ytqa.chain import build_chain
     from ytqa.chunking import chunk_transcript
     from ytqa.compare import compare_models
-    from ytqa.doctor import check_index, repair_index
     from ytqa.evaluation import evaluate
+    from ytqa.index import IngestReport, VideoIndex, check_index, repair_index
     from ytqa.llm import resolve_llm
     from ytqa.loader import YouTubeTranscriptLoader
-    from ytqa.store import IngestReport, VideoIndex
+    from ytqa.retrieval import build_retriever
 
     __version__: str
 
@@ -81,12 +81,12 @@ _LAZY: dict[str, str] = {
     "YouTubeTranscriptLoader": "ytqa.loader",
     "chunk_transcript": "ytqa.chunking",
     "compare_models": "ytqa.compare",
-    "check_index": "ytqa.doctor",
-    "repair_index": "ytqa.doctor",
-    "VideoIndex": "ytqa.store",
-    "IngestReport": "ytqa.store",
+    "check_index": "ytqa.index",
+    "repair_index": "ytqa.index",
+    "VideoIndex": "ytqa.index",
+    "IngestReport": "ytqa.index",
     "build_chain": "ytqa.chain",
-    "build_retriever": "ytqa.chain",
+    "build_retriever": "ytqa.retrieval",
     "evaluate": "ytqa.evaluation",
     "resolve_llm": "ytqa.llm",
 }

@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ytqa._terminal import cli_message, configure_logging, printable, to_json
-from ytqa._terminal import one_line as _one_line
-from ytqa.embeddings import DEFAULT_MODEL, EMBEDDING_MODELS
-from ytqa.errors import YtqaError
+from ytqa.embeddings import DEFAULT_MODEL, EMBEDDING_MODELS, is_available_locally
+from ytqa.errors import IndexCorruptError, YtqaError
+from ytqa.terminal import cli_message, configure_logging, printable, to_json
+from ytqa.terminal import one_line as _one_line
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
     from rich.console import Console
     from rich.text import Text
 
-    from ytqa.store import IngestReport, VideoIndex
+    from ytqa.index import IngestProgress, IngestReport, VideoIndex
+    from ytqa.ingest import FetchOptions
     from ytqa.transcripts import Captions
 
 __all__ = ["EXIT_CODES", "main"]
@@ -282,34 +283,81 @@ def _captions(choice: str) -> Captions:
     return named[choice]
 
 
+def _fetch(
+    languages: Sequence[str],
+    translate_to: str | None,
+    proxy: str | None,
+    captions: str,
+    asr: Any,
+    refresh: bool = False,
+) -> FetchOptions:
+    """The library's fetch options of the command's options (``--captions auto`` is
+    ``captions="generated"``)."""
+    from ytqa.ingest import FetchOptions
+
+    return FetchOptions(
+        languages=tuple(languages), translate_to=translate_to, proxy=proxy,
+        captions=_captions(captions), asr=asr, refresh=refresh,
+    )
+
+
 def _open_index(model: str, chroma_server: str | None) -> VideoIndex:
-    from ytqa.store import VideoIndex
+    from ytqa.index import VideoIndex
 
     if chroma_server:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(chroma_server if "://" in chroma_server else f"http://{chroma_server}")
-        return VideoIndex.from_server(
-            parts.hostname or "localhost",
-            parts.port or 8000,
-            ssl=parts.scheme == "https",
-            model=model,
-        )
+        return VideoIndex.from_url(chroma_server, model=model)
     return VideoIndex(model)
+
+
+class _IngestBar:
+    """The library's ingest progress (a callback) as a rich bar on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._progress: Any = None
+        self._videos: Any = None
+        self._chunks: Any = None
+
+    def __enter__(self) -> _IngestBar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, state: IngestProgress) -> None:
+        if not self._enabled:
+            return
+        if self._progress is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+        if state.videos_total is not None:
+            label = f"videos ({state.video})" if state.video else "videos"
+            if self._videos is None:
+                self._videos = self._progress.add_task(label, total=state.videos_total)
+            self._progress.update(self._videos, description=label, completed=state.videos_done)
+        if state.chunks_total is not None:
+            if self._chunks is None:
+                self._chunks = self._progress.add_task("chunks", total=state.chunks_total)
+            self._progress.update(
+                self._chunks, total=state.chunks_total, completed=state.chunks_done
+            )
 
 
 def _source_lines(documents: Sequence[Document]) -> list[tuple[str, str]]:
     """``(label, url)`` per source: ``[mm:ss] title`` and the link that opens there."""
-    from ytqa.video import format_timestamp
+    from ytqa.retrieval import source_label
 
-    lines = []
-    for document in documents:
-        meta = document.metadata
-        title = meta.get("title") or meta.get("video_id", "")
-        # The retriever's timestamp is the cited moment, which the url opens at.
-        moment = meta.get("timestamp") or format_timestamp(float(meta.get("start", 0)))
-        lines.append((f"[{moment}] {title}", meta["url"]))
-    return lines
+    return [(label, url or "") for label, url in map(source_label, documents)]
 
 
 def _print_sources(console: Console, documents: Sequence[Document]) -> None:
@@ -397,11 +445,7 @@ def ask(
             llm_options=_parse_llm_options(llm_options),
             k=k,
             index=_open_index(model, chroma_server),
-            languages=languages,
-            translate_to=translate_to,
-            proxy=proxy,
-            captions=_captions(captions),
-            asr=speech.settings(asr, asr_model),
+            fetch=_fetch(languages, translate_to, proxy, captions, speech.settings(asr, asr_model)),
         )
     result = chain.invoke({"query": question})
     documents = result.get("source_documents", [])
@@ -444,7 +488,7 @@ def search(
     Retrieval only: no LLM is needed. Each passage comes with its timestamp,
     a link to that moment and its similarity score.
     """
-    from ytqa.chain import build_retriever
+    from ytqa.retrieval import build_retriever
 
     with _SpeechProgress(not as_json) as speech:
         retriever = build_retriever(
@@ -452,11 +496,7 @@ def search(
             model=model,
             k=k,
             index=_open_index(model, chroma_server),
-            languages=languages,
-            translate_to=translate_to,
-            proxy=proxy,
-            captions=_captions(captions),
-            asr=speech.settings(asr, asr_model),
+            fetch=_fetch(languages, translate_to, proxy, captions, speech.settings(asr, asr_model)),
         )
     documents = retriever.invoke(query)
     if as_json:
@@ -505,18 +545,14 @@ def ingest(
     another transcript is replaced, and the line says from which to which. One
     failing video does not stop the others; the exit status is 1 if any failed.
     """
+    from ytqa.ingest import ingest as ingest_sources
+
     index = _open_index(model, chroma_server)
-    with _SpeechProgress(not as_json) as speech:
-        report = index.add_many(
-            list(sources),
-            languages=languages,
-            translate_to=translate_to,
-            proxy=proxy,
-            captions=_captions(captions),
-            refresh=refresh,
-            progress=not as_json,
-            asr=speech.settings(asr, asr_model),
+    with _SpeechProgress(not as_json) as speech, _IngestBar(not as_json) as bar:
+        options = _fetch(
+            languages, translate_to, proxy, captions, speech.settings(asr, asr_model), refresh
         )
+        report = ingest_sources(index, list(sources), options, progress=bar)
     _raise_if_corrupt(report)
     _print_report(report, model, as_json=as_json, skipped="skipped", list_skipped=True)
     if report.failed:
@@ -525,8 +561,6 @@ def ingest(
 
 def _raise_if_corrupt(report: IngestReport) -> None:
     """A damaged index fails every source alike: say it once (exit 6), not per source."""
-    from ytqa.errors import IndexCorruptError
-
     for failure in report.failed:
         if isinstance(failure.error, IndexCorruptError):
             raise failure.error
@@ -584,7 +618,7 @@ def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
     Beside each preset, the transcript its index holds: srt, en.vtt, json (files),
     youtube manual or youtube auto (YouTube's uploaded or auto-captions).
     """
-    from ytqa._sync import known_videos
+    from ytqa.index import known_videos, videos_elsewhere
 
     index = _open_index(model, chroma_server)
     records = index.videos()
@@ -620,7 +654,7 @@ def list_videos(model: str, chroma_server: str | None, as_json: bool) -> None:
             f"{_one_line(columns[record.video_id]):<{width}}  "
             f"{_one_line(record.title or record.source)}"
         )
-    elsewhere = len(known.keys() - {record.video_id for record in records} - index._removed())
+    elsewhere = len(videos_elsewhere(index))
     if elsewhere:
         console.print(f"{elsewhere} more video(s) in other presets' indexes: "
                       f"ytqa reindex --model {_one_line(model)}")
@@ -676,7 +710,6 @@ def _video_id_to_remove(index: VideoIndex, video: str) -> str:
 @json_option
 def models(as_json: bool) -> None:
     """List the embedding presets and whether each is available on this machine."""
-    from ytqa.embeddings import is_available_locally
 
     rows = [
         {
@@ -721,7 +754,8 @@ def reindex(model: str, from_model: str | None, chroma_server: str | None, as_js
     status is 1 if any video failed (its cached transcript is gone, ...).
     """
     index = _open_index(model, chroma_server)
-    report = index.sync(from_model, progress=not as_json)
+    with _IngestBar(not as_json) as bar:
+        report = index.sync(from_model, progress=bar)
     _raise_if_corrupt(report)
     _print_report(
         report, model, as_json=as_json, skipped="already there", list_skipped=False
@@ -753,7 +787,7 @@ def doctor(repair: bool, index_dir: Path | None, as_json: bool) -> None:
     the repair could not add every video again (each is listed with the command
     that gets it back).
     """
-    from ytqa.doctor import check_index, repair_index
+    from ytqa.index import check_index, repair_index
 
     report = repair_index(index_dir) if repair else check_index(index_dir)
     if as_json:
@@ -954,23 +988,20 @@ def eval_command(
     other videos act as distractors), and each question goes through the same
     retriever that `ytqa ask` uses. See docs/evaluation.md.
     """
-    from ytqa.evaluation import evaluate, metrics_only
+    from ytqa.evaluation import evaluate
 
     report = evaluate(
         qa_file, transcripts_dir, model=model, k=_parse_ks(ks),
-        captions="auto" if captions == "auto" else "manual",
+        captions="generated" if _captions(captions) == "generated" else "manual",
     )
     if as_json:
-        payload = metrics_only(report)
-        if misses:
-            payload["misses"] = [miss.to_dict() for miss in report["misses"]]
-        _echo_json(payload)
+        _echo_json(report.to_dict() if misses else report.figures())
         return
-    _print_metrics_table([metrics_only(report)])
-    if misses and report["misses"]:
+    _print_metrics_table([report.figures()])
+    if misses and report.misses:
         console = _console()
-        console.print(f"\nQuestions whose top result does not land ({len(report['misses'])}):")
-        for miss in report["misses"]:
+        console.print(f"\nQuestions whose top result does not land ({len(report.misses)}):")
+        for miss in report.misses:
             top = miss.results[0] if miss.results else None
             got = (f"got {top.video_id} at {_format_moment(top.cited)}" if top
                    else "got nothing")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ytqa.embeddings import EMBEDDING_MODELS, EmbeddingPreset
+from ytqa.embeddings import EMBEDDING_MODELS, EmbeddingPreset, get_embeddings, resolve_preset
 from ytqa.errors import EvaluationError, YtqaError
 
 __all__ = [
@@ -129,9 +129,8 @@ def compare_models(
     Raises:
         YtqaError: no model is named.
     """
-    from ytqa.chain import build_retriever
-    from ytqa.embeddings import get_embeddings, resolve_preset
-    from ytqa.store import VideoIndex
+    from ytqa.index import VideoIndex
+    from ytqa.retrieval import build_retriever
 
     results = []
     for model in _model_list(models):
@@ -181,7 +180,7 @@ def compare_evaluations(
         EvaluationError: the QA file or the transcripts folder is unusable (for
             every preset alike).
     """
-    from ytqa.evaluation import evaluate, metrics_only
+    from ytqa.evaluation import evaluate
 
     rows: list[dict[str, Any]] = []
     for model in _model_list(models):
@@ -194,5 +193,5 @@ def compare_evaluations(
                 {"model": _label(model), "error": str(error), "error_type": type(error).__name__}
             )
         else:
-            rows.append({**metrics_only(report), "model": str(report.get("model", _label(model)))})
+            rows.append(report.figures())
     return rows

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from ytqa.errors import EvaluationError
+from ytqa.errors import EvaluationError, TranscriptFileError
 
 if TYPE_CHECKING:
     import os
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LAND_TOLERANCE",
     "MRR_DEPTH",
+    "EvaluationReport",
     "Miss",
     "QAItem",
     "cited_seconds",
@@ -325,23 +326,59 @@ def score_results(
     return report
 
 
-def metrics_only(report: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class EvaluationReport:
+    """What :func:`evaluate` measured: the figures of :func:`score_results`, with the
+    preset and how many videos were indexed.
+
+    ``report["hit@1"]`` reads a figure by its name in :meth:`to_dict`, as the
+    dict that :func:`evaluate` returned before did.
+    """
+
+    metrics: dict[str, Any]
+    """``n``, ``hit@K`` and ``land@K`` per K, ``mrr@5`` (in that order)."""
+    misses: list[Miss]
+    """The questions whose top result does not land on the answer."""
+    model: str
+    """The preset key."""
+    videos: int
+    """Videos indexed."""
+
+    @classmethod
+    def of(cls, scores: Mapping[str, Any], *, model: str, videos: int) -> EvaluationReport:
+        """The report of :func:`score_results`' *scores*."""
+        metrics = {key: value for key, value in scores.items() if key != "misses"}
+        return cls(metrics, list(scores.get("misses", [])), model, videos)
+
+    def figures(self) -> dict[str, Any]:
+        """The figures without the misses: what ``ytqa eval --json`` prints."""
+        return {**self.metrics, "model": self.model, "videos": self.videos}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form: the figures and the misses."""
+        return {**self.figures(), "misses": [miss.to_dict() for miss in self.misses]}
+
+    def __getitem__(self, key: str) -> Any:
+        return self.misses if key == "misses" else self.figures()[key]
+
+
+def metrics_only(report: Mapping[str, Any] | EvaluationReport) -> dict[str, Any]:
     """*report* without its misses: the figures ``ytqa eval --json`` prints."""
+    if isinstance(report, EvaluationReport):
+        return report.figures()
     return {key: value for key, value in report.items() if key != "misses"}
 
 
 def _transcripts_to_index(
-    transcripts_dir: str | os.PathLike[str], captions: Literal["manual", "auto"]
+    transcripts_dir: str | os.PathLike[str], captions: Literal["manual", "generated"]
 ) -> list[Path]:
-    from ytqa.errors import TranscriptFileError
     from ytqa.transcripts import transcript_files
 
-    if captions not in ("manual", "auto"):
-        raise EvaluationError(f"captions must be 'manual' or 'auto', not {captions!r}.")
+    if captions not in ("manual", "generated"):
+        raise EvaluationError(f"captions must be 'manual' or 'generated', not {captions!r}.")
     directory = Path(transcripts_dir)
     try:
-        prefer: Literal["manual", "generated"] = "manual" if captions == "manual" else "generated"
-        files = transcript_files(directory, prefer=prefer)
+        files = transcript_files(directory, prefer=captions)
     except TranscriptFileError as exc:
         raise EvaluationError(
             f"{directory} is not a folder of transcripts. Pass the folder that holds "
@@ -361,31 +398,31 @@ def evaluate(
     *,
     model: str | EmbeddingPreset = "minilm",
     k: Iterable[int] = (1, 3, 5),
-    captions: Literal["manual", "auto"] = "manual",
+    captions: Literal["manual", "generated"] = "manual",
     **retriever_options: Any,
-) -> dict[str, Any]:
+) -> EvaluationReport:
     """Measure retrieval on a QA set: index every transcript, ask every question.
 
     Every transcript in *transcripts_dir* (``<VIDEO_ID>.srt``, ``.vtt``,
     ``.en.vtt``, ``.json``; one per video: uploaded ``.srt`` captions first, or
-    the auto-captions with ``captions="auto"``) goes into a fresh in-memory index,
+    the auto-captions with ``captions="generated"``) goes into a fresh in-memory index,
     so that the other videos act as distractors. Each question of *qa_path*
     then goes through the retriever :func:`ytqa.build_retriever` builds with
     *retriever_options* (``window``, ``cite_lead``, ``search_type``, ...), the
     one ``build_chain`` uses.
 
-    Returns the report of :func:`score_results` (``n``, ``hit@K``, ``land@K``,
-    ``mrr@5``, ``misses``) plus ``model`` (the preset key) and ``videos`` (how
-    many were indexed).
+    Returns an :class:`EvaluationReport`: the figures of :func:`score_results`
+    (``n``, ``hit@K``, ``land@K``, ``mrr@5``), the ``misses``, ``model`` (the
+    preset key) and ``videos`` (how many were indexed).
 
     Raises:
         EvaluationError: the QA file is bad, the folder holds no transcripts, or
             a question's video is not among them.
         YtqaError: a transcript cannot be read, or the model cannot be loaded.
     """
-    from ytqa.chain import build_retriever
     from ytqa.embeddings import resolve_preset
-    from ytqa.store import VideoIndex
+    from ytqa.index import VideoIndex
+    from ytqa.retrieval import build_retriever
     from ytqa.transcripts import read_transcript_file
 
     items = load_qa(Path(qa_path))
@@ -409,7 +446,6 @@ def evaluate(
         results = [retriever.invoke(item.question) for item in items]
     finally:
         index.close()
-    report = score_results(items, results, ks)
-    report["model"] = preset.key
-    report["videos"] = len(transcripts)
-    return report
+    return EvaluationReport.of(
+        score_results(items, results, ks), model=preset.key, videos=len(transcripts)
+    )

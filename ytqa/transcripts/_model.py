@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ytqa._terminal import one_line
 from ytqa.errors import InvalidVideoIdError
+from ytqa.terminal import one_line
 from ytqa.video import is_video_id, parse_video_id, watch_url
 
 Captions = Literal["any", "manual", "generated"]

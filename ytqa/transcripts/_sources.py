@@ -264,7 +264,7 @@ def _as_transcript_path(source: str | os.PathLike[str]) -> Path | None:
             return None
     if _is_folder(path):
         raise TranscriptFileError(
-            path, "it is a folder; pass it to expand_sources() or `ytqa ingest FOLDER`"
+            path, "it is a folder; pass it to expand_sources() or ytqa.ingest.ingest()"
         )
     return path
 

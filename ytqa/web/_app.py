@@ -42,6 +42,7 @@ from ytqa import __version__
 from ytqa.config import uploads_dir
 from ytqa.embeddings import DEFAULT_MODEL
 from ytqa.errors import YtqaError
+from ytqa.terminal import one_line
 from ytqa.transcripts import TRANSCRIPT_SUFFIXES
 from ytqa.web._media import (
     MEDIA_SUFFIXES,
@@ -50,13 +51,13 @@ from ytqa.web._media import (
     safe_file_name,
     stem_of,
 )
-from ytqa.web._service import Service, SourceToAdd, document_json, one_line
+from ytqa.web._service import Service, SourceToAdd, document_json
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseLanguageModel
 
     from ytqa.embeddings import EmbeddingPreset
-    from ytqa.store import VideoIndex
+    from ytqa.index import VideoIndex
     from ytqa.transcripts import AsrMode, Captions, SpeechToText
 
 __all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "LOOPBACK_HOSTS", "create_app"]
@@ -273,8 +274,8 @@ def create_app(
         sync_on_start: Embed, in a background job, the videos that other presets'
             indexes hold and this one lacks (as ``ytqa search`` does).
     """
+    from ytqa.index import VideoIndex
     from ytqa.llm import resolve_llm
-    from ytqa.store import VideoIndex
 
     if token is not None and not token.strip():
         raise ValueError("token must not be empty")

@@ -8,7 +8,7 @@ polls.
 
 A job stops between two videos when it is cancelled or the server shuts down;
 the video being written is finished first (each write is all or nothing
-anyway, see :mod:`ytqa.store`).
+anyway, see :mod:`ytqa.index`).
 """
 
 from __future__ import annotations

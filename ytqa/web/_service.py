@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ytqa.errors import YtqaError
+from ytqa.terminal import one_line
 from ytqa.video import is_video_id
 from ytqa.web._jobs import Job, JobBoard
 from ytqa.web._media import find_media, is_upload, media_kind
@@ -29,20 +30,15 @@ if TYPE_CHECKING:
     from langchain_core.documents import Document
     from langchain_core.language_models import BaseLanguageModel
 
-    from ytqa.store import VideoIndex, VideoRecord
+    from ytqa.index import VideoIndex, VideoRecord
     from ytqa.transcripts import Transcript
 
-__all__ = ["Service", "SourceToAdd", "document_json", "one_line"]
+__all__ = ["Service", "SourceToAdd", "document_json"]
 
 logger = logging.getLogger(__name__)
 
 MEDIA_RECHECK = 30.0
 """Seconds a video's media lookup is trusted (a media file may be put beside it later)."""
-
-
-def one_line(text: str) -> str:
-    """A message on one line, as the CLI prints it."""
-    return " ".join(text.split())
 
 
 @dataclasses.dataclass
@@ -66,7 +62,7 @@ class Service:
         llm: BaseLanguageModel[Any] | None,
         fetch_options: dict[str, Any],
     ) -> None:
-        from ytqa.chain import VideoRetriever
+        from ytqa.retrieval import VideoRetriever
 
         self.index = index
         self.llm = llm
@@ -181,7 +177,7 @@ class Service:
         job.emit({"type": "started"})
         try:
             with self.write_lock:
-                report = self.index.sync(progress=False)
+                report = self.index.sync()
         except YtqaError as error:
             job.emit(_failure("sync", error))
             job.emit({"type": "done", "added": 0, "skipped": 0, "failed": 1}, final=True)

@@ -31,9 +31,9 @@ its file on disk cannot be added again, and the report lists it with the
 command that gets it back (``ytqa ingest ID``). Repair while no other process
 writes to the index: the repair itself writes, and may move the folder.
 
-The helpers at the top (:func:`is_chroma_failure`, :func:`index_failure`,
-:func:`metadata_damage`) turn Chroma's failures into ytqa errors that point
-here; :class:`~ytqa.store.VideoIndex` uses them on every Chroma call.
+Chroma's failures become ytqa errors that point here in
+:mod:`ytqa.index._failures`, which :class:`~ytqa.index.VideoIndex` uses on every
+Chroma call; the records are read through :mod:`ytqa.index._manifest`.
 """
 
 from __future__ import annotations
@@ -48,23 +48,29 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ytqa.chunking import CHUNKER_VERSION, ChunkSettings, chunk_settings
 from ytqa.config import index_dir
-from ytqa.embeddings import DEFAULT_MODEL, EMBEDDING_MODELS, EmbeddingPreset
-from ytqa.errors import (
-    IndexCorruptError,
-    VideoIndexError,
-    YtqaError,
-    repair_advice,
+from ytqa.embeddings import DEFAULT_MODEL, EMBEDDING_MODELS, EmbeddingPreset, resolve_preset
+from ytqa.errors import YtqaError
+from ytqa.index import _manifest as manifest
+from ytqa.index import _writes
+from ytqa.index._client import default_collection_name
+from ytqa.index._failures import (
+    SQLITE_FILE,
+    chunking_damage,
+    is_whole,
+    metadata_damage,
+    sqlite_damage,
 )
+from ytqa.index.sync import cached_transcript
+from ytqa.index.video_index import VideoIndex, collection_metadata
+from ytqa.transcripts import cached_video_ids, load_cached
 
 if TYPE_CHECKING:  # pragma: no cover - types only
-    from ytqa.store import VideoIndex
     from ytqa.transcripts import Transcript
 
 __all__ = [
@@ -77,184 +83,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SQLITE_FILE = "chroma.sqlite3"
-"""The database of a Chroma folder (collections, rows, metadata, the write log)."""
-
 ProblemKind = Literal[
     "corrupt-files", "metadata", "pending", "missing-chunks", "fingerprint", "stray-chunks"
 ]
-
-# Words in Chroma's errors that mean damaged files (SQLite's, HNSW's, the pickled HNSW metadata).
-_DAMAGE_WORDS = ("malformed", "not a database", "hnsw", "pickle", "corrupt")
-_PENDING, _READY, _REMOVED = "pending", "ready", "removed"
-
-
-# ---------------------------------------------------------------------------
-# Chroma's failures as ytqa errors (used by ytqa.store on every Chroma call)
-# ---------------------------------------------------------------------------
-
-
-def is_chroma_failure(error: BaseException) -> bool:
-    """Whether *error* was raised by Chroma (or SQLite under it), a Rust panic included.
-
-    Chroma's Rust bindings report some failures as ``pyo3_runtime.PanicException``,
-    which is not an ``Exception``; errors raised by other code (an embedding
-    model called during a search, a bug) are not Chroma's to explain.
-    """
-    if type(error).__name__ == "PanicException":
-        return True
-    if not isinstance(error, Exception):
-        return False
-    if type(error).__module__.split(".")[0] in ("chromadb", "sqlite3"):
-        return True
-    trace = error.__traceback__
-    while trace is not None:
-        if str(trace.tb_frame.f_globals.get("__name__", "")).startswith("chromadb"):
-            return True
-        trace = trace.tb_next
-    return False
-
-
-def client_folder(client: Any) -> Path | None:
-    """The folder of a local persistent chromadb *client*; None for a server or memory."""
-    try:
-        settings = client.get_settings()
-    except Exception:
-        return None
-    api = str(getattr(settings, "chroma_api_impl", "") or "").lower()
-    directory = getattr(settings, "persist_directory", None)
-    if getattr(settings, "is_persistent", False) and directory and "fastapi" not in api:
-        return Path(directory)
-    return None
-
-
-def is_server_client(client: Any) -> bool:
-    """Whether *client* talks to a Chroma server."""
-    try:
-        return "fastapi" in str(client.get_settings().chroma_api_impl).lower()
-    except Exception:
-        return False
-
-
-def sqlite_damage(database: Path, *, quick: bool = False) -> str | None:
-    """What SQLite's own check finds wrong in *database*, or None when it passes.
-
-    ``quick=True`` runs ``PRAGMA quick_check`` (no cross-check of indexes), for
-    the error path of everyday commands; the doctor runs ``integrity_check``.
-    A database that is locked or cannot be opened is not called damaged.
-    """
-    pragma = "quick_check" if quick else "integrity_check"
-    try:
-        connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            findings = [str(row[0]) for row in connection.execute(f"PRAGMA {pragma}")]
-        finally:
-            connection.close()
-    except sqlite3.OperationalError as exc:
-        text = str(exc).lower()
-        if any(word in text for word in ("locked", "busy", "unable to open")):
-            return None
-        return f"{SQLITE_FILE} cannot be read by SQLite ({exc})"
-    except sqlite3.DatabaseError as exc:
-        return f"{SQLITE_FILE} fails SQLite's integrity check ({exc})"
-    if findings == ["ok"]:
-        return None
-    more = f", and {len(findings) - 1} more findings" if len(findings) > 1 else ""
-    return f"{SQLITE_FILE} fails SQLite's integrity check ({findings[0]}{more})"
-
-
-def _describe(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text[:300]}" if text else type(error).__name__
-
-
-def damage_of(error: BaseException, folder: Path | None) -> str | None:
-    """Why the Chroma failure *error* means damaged files, or None when nothing says so.
-
-    For a local index, SQLite's quick check of the database decides; otherwise
-    the words of the error (``database disk image is malformed``, an HNSW file
-    that does not load) or a panic of Chroma's bindings.
-    """
-    if folder is not None and (folder / SQLITE_FILE).is_file():
-        found = sqlite_damage(folder / SQLITE_FILE, quick=True)
-        if found is not None:
-            return found
-    text = str(error).lower()
-    if type(error).__name__ == "PanicException" or any(word in text for word in _DAMAGE_WORDS):
-        return f"Chroma failed with {_describe(error)}"
-    return None
-
-
-def index_failure(
-    action: str, error: BaseException, *, location: str, client: Any, collection: str | None
-) -> VideoIndexError:
-    """The ytqa error for Chroma's *error* while doing *action* (``"list the videos"``).
-
-    :class:`~ytqa.IndexCorruptError` when the files are damaged; otherwise a
-    :class:`~ytqa.VideoIndexError` that names the index and what to do.
-    """
-    folder = client_folder(client)
-    server = is_server_client(client)
-    which = f" (collection {collection!r})" if collection else ""
-    damage = damage_of(error, folder)
-    if damage is not None:
-        return IndexCorruptError(
-            f"{location}{which}", f"could not {action}: {damage}", folder, server=server
-        )
-    if folder is not None:
-        todo = "If it fails again, the index may be damaged. " + repair_advice(folder)
-    elif server:
-        todo = "Check that the Chroma server is up and reachable, then retry."
-    else:
-        todo = "Retry; if it fails again, make a new index and add the videos again."
-    return VideoIndexError(f"Could not {action} in {location}{which}: {_describe(error)}. {todo}")
-
-
-def metadata_damage(metadata: Mapping[str, Any]) -> str | None:
-    """What contradicts itself in the values a chunk collection recorded, or None.
-
-    A model has one dimension: a registered model recorded with another
-    dimension or space, or a dimension or chunking that is not a whole number,
-    can only come from damaged or edited metadata.
-    """
-    dimension: Any = metadata.get("ytqa_dimension")
-    if not _whole(dimension) or dimension < 1:
-        return f"it records dimension {dimension!r}"
-    for key in ("ytqa_max_tokens", "ytqa_overlap_tokens"):
-        if key in metadata and not _whole(metadata[key]):
-            return f"it records {key.removeprefix('ytqa_')}={metadata[key]!r}"
-    space = metadata.get("ytqa_space")
-    if space not in ("cosine", "ip", "l2"):
-        return f"it records Chroma space {space!r}"
-    model = metadata.get("ytqa_model")
-    known = [p for p in EMBEDDING_MODELS.values() if p.model_name == model]
-    if known and not any(p.dimension == dimension and p.chroma_space == space for p in known):
-        preset = known[0]
-        return (
-            f"it records model {model!r} with {dimension} dimensions and {space} space, but "
-            f"that model makes {preset.dimension}-dimension vectors compared by "
-            f"{preset.chroma_space}"
-        )
-    return None
-
-
-def chunking_damage(metadata: Mapping[str, Any], preset: EmbeddingPreset) -> str | None:
-    """Why the chunking a collection recorded cannot be used with *preset*, or None."""
-    if preset.max_tokens < 8:
-        return None
-    try:
-        chunk_settings(
-            preset,
-            max_tokens=int(metadata.get("ytqa_max_tokens", 0)),
-            overlap_tokens=int(metadata.get("ytqa_overlap_tokens", 0)),
-        )
-    except (YtqaError, TypeError, ValueError) as exc:
-        return f"its recorded chunking cannot be used with {preset.key!r} ({exc})"
-    return None
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------------------
@@ -388,7 +219,7 @@ class _Survey:
 
 @dataclass
 class _Probe:
-    """What ``ytqa._index_probe`` told of a folder."""
+    """What ``ytqa.index._probe`` told of a folder."""
 
     collections: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
@@ -398,14 +229,14 @@ class _Probe:
 
 
 def _probe(folder: Path) -> _Probe:
-    """Run ``ytqa._index_probe`` on *folder* in a child process and gather what it says."""
+    """Run ``ytqa.index._probe`` on *folder* in a child process and gather what it says."""
     import ytqa
 
     package_root = str(Path(ytqa.__file__).resolve().parent.parent)
     path = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
     done = subprocess.run(
-        [sys.executable, "-m", "ytqa._index_probe", str(folder)],
+        [sys.executable, "-m", "ytqa.index._probe", str(folder)],
         capture_output=True,
         text=True,
         env=env,
@@ -453,8 +284,6 @@ WHERE c.name LIKE '%' || ?
 def _salvage(database: Path) -> dict[str, dict[str, Any]]:
     """What SQLite can still read of a damaged Chroma database, as probe entries
     (name, metadata, and a manifest's records); rows past a damaged page are lost."""
-    from ytqa.store import MANIFEST_SUFFIX
-
     entries: dict[str, dict[str, Any]] = {}
 
     def value(text: Any, whole: Any, real: Any, flag: Any) -> Any:
@@ -473,13 +302,15 @@ def _salvage(database: Path) -> dict[str, dict[str, Any]]:
                 if key is not None:
                     entry["metadata"][str(key)] = value(*values)
         with contextlib.suppress(sqlite3.Error):
-            rows = connection.execute(_SALVAGE_RECORDS, [MANIFEST_SUFFIX])
+            rows = connection.execute(_SALVAGE_RECORDS, [manifest.MANIFEST_SUFFIX])
             for name, row_id, key, *values in rows:
                 entry = entries.setdefault(str(name), {"name": str(name), "metadata": {}})
                 record = entry.setdefault("records", {}).setdefault(str(row_id), {})
                 record[str(key)] = value(*values)
                 # Its own metadata may be what cannot be read: its name says whose it is.
-                entry["metadata"].setdefault("ytqa_manifest_of", str(name)[: -len(MANIFEST_SUFFIX)])
+                of = str(name)[: -len(manifest.MANIFEST_SUFFIX)]
+                for key, value_of in manifest.manifest_metadata(of).items():
+                    entry["metadata"].setdefault(key, value_of)
     finally:
         connection.close()
     return entries
@@ -516,39 +347,41 @@ def _survey(folder: Path) -> _Survey:
                 else f"collection {name!r} cannot be read"
             )
             survey.problems.append(IndexProblem("corrupt-files", f"{what} ({error})", name))
-    from ytqa.store import MANIFEST_SUFFIX
-
     # A chunk collection whose reading crashed Chroma is known from its manifest.
     names = set(entries) | {
-        str(of)
+        of
         for entry in entries.values()
-        if (of := dict(entry.get("metadata") or {}).get("ytqa_manifest_of"))
+        if (of := manifest.declared_manifest_of(entry.get("metadata")))
     }
     for name in sorted(names):
         entry = entries.get(name, {"name": name})
         metadata = dict(entry.get("metadata") or {})
-        manifest = entries.get(name + MANIFEST_SUFFIX)
-        if "ytqa_manifest_of" in metadata or not _is_chunk_collection(name, metadata, manifest):
+        records_entry = entries.get(manifest.manifest_name(name))
+        if manifest.is_manifest(metadata) or not _is_chunk_collection(
+            name, metadata, records_entry
+        ):
             continue
         dimension = entry.get("dimension")
         rows = None
         if entry.get("rows") is not None:
             rows = Counter({(str(v), str(f)): int(n) for v, f, n in entry["rows"]})
         records = None
-        if manifest is not None and not manifest.get("error") and "records" in manifest:
-            records = {str(k): dict(v) for k, v in manifest["records"].items()}
+        if records_entry is not None and not records_entry.get("error") and (
+            "records" in records_entry
+        ):
+            records = {str(k): dict(v) for k, v in records_entry["records"].items()}
         survey.collections.append(
             _Collection(
                 name=name,
                 metadata=metadata,
-                preset=_built_with(name, metadata, dimension if _whole(dimension) else None),
-                dimension=dimension if _whole(dimension) else None,
+                preset=_built_with(name, metadata, dimension if is_whole(dimension) else None),
+                dimension=dimension if is_whole(dimension) else None,
                 rows=rows,
                 manifest_metadata=(
-                    None if manifest is None else dict(manifest.get("metadata") or {})
+                    None if records_entry is None else dict(records_entry.get("metadata") or {})
                 ),
                 records=records,
-                salvaged=bool(manifest and manifest.get("salvaged")),
+                salvaged=bool(records_entry and records_entry.get("salvaged")),
             )
         )
     if survey.damaged:
@@ -558,12 +391,10 @@ def _survey(folder: Path) -> _Survey:
     return survey
 
 
-def _is_chunk_collection(name: str, metadata: dict[str, Any], manifest: Any) -> bool:
-    from ytqa.store import default_collection_name
-
+def _is_chunk_collection(name: str, metadata: dict[str, Any], records_entry: Any) -> bool:
     if any(key.startswith("ytqa_") for key in metadata):
         return True
-    if manifest is not None and dict(manifest.get("metadata") or {}).get("ytqa_manifest_of"):
+    if records_entry is not None and manifest.is_manifest(records_entry.get("metadata")):
         return True
     return any(default_collection_name(p) == name for p in EMBEDDING_MODELS.values())
 
@@ -573,8 +404,6 @@ def _built_with(
 ) -> EmbeddingPreset | None:
     """The registered preset whose vectors collection *name* holds, or None when the
     collection's own records cannot tell (a model that is not registered)."""
-    from ytqa.store import default_collection_name
-
     model = metadata.get("ytqa_model")
     for preset in EMBEDDING_MODELS.values():
         if (
@@ -600,12 +429,10 @@ def _built_with(
 
 def _expected_metadata(collection: _Collection) -> dict[str, Any] | None:
     """The metadata *collection* should record, or None when its preset is unknown."""
-    from ytqa.store import VideoIndex
-
     preset = collection.preset
     if preset is None:
         return None
-    expected = VideoIndex._collection_metadata(preset)
+    expected = collection_metadata(preset)
     recorded = collection.metadata
     if chunking_damage(recorded, preset) is None and "ytqa_max_tokens" in recorded:
         expected["ytqa_max_tokens"] = recorded["ytqa_max_tokens"]
@@ -622,7 +449,7 @@ def _expected_metadata(collection: _Collection) -> dict[str, Any] | None:
 def _usual_settings(collection: _Collection) -> ChunkSettings | None:
     """The chunking most ready videos of *collection* were indexed with, if valid."""
     records = (collection.records or {}).values()
-    tags = Counter(str(r.get("settings")) for r in records if r.get("state") == _READY)
+    tags = Counter(str(manifest.settings_of(r)) for r in records if manifest.is_ready(r))
     for tag, _ in tags.most_common():
         settings = _settings_of(tag, collection.preset)
         if settings is not None:
@@ -642,8 +469,6 @@ def _settings_of(tag: Any, preset: EmbeddingPreset | None) -> ChunkSettings | No
 
 
 def _check_collection(collection: _Collection, survey: _Survey) -> list[IndexProblem]:
-    from ytqa.store import MANIFEST_SUFFIX
-
     name = collection.name
     problems = []
     expected = _expected_metadata(collection)
@@ -674,13 +499,13 @@ def _check_collection(collection: _Collection, survey: _Survey) -> list[IndexPro
                     name,
                 )
             )
-    manifest = collection.manifest_metadata
-    if manifest is None or manifest.get("ytqa_manifest_of") != name:
+    found = collection.manifest_metadata
+    if found is None or manifest.declared_manifest_of(found) != name:
         problems.append(
             IndexProblem(
                 "metadata",
-                f"the manifest {name + MANIFEST_SUFFIX!r} of collection {name!r} is "
-                + ("missing" if manifest is None else f"not marked as its manifest ({manifest})"),
+                f"the manifest {manifest.manifest_name(name)!r} of collection {name!r} is "
+                + ("missing" if found is None else f"not marked as its manifest ({found})"),
                 name,
             )
         )
@@ -688,8 +513,7 @@ def _check_collection(collection: _Collection, survey: _Survey) -> list[IndexPro
     rows = collection.rows or Counter()
     troubled: set[str] = set()
     for video_id, record in sorted(records.items()):
-        state = record.get("state")
-        if state == _REMOVED:
+        if manifest.is_removed(record):
             continue
         survey.videos += 1
         problem = _video_problem(collection, video_id, record, rows)
@@ -701,8 +525,8 @@ def _check_collection(collection: _Collection, survey: _Survey) -> list[IndexPro
         if video_id in troubled:
             continue  # adding the video again deletes them
         known = records.get(video_id)
-        if known is None or known.get("state") == _REMOVED or (
-            known.get("state") == _READY and known.get("fingerprint") != fingerprint
+        if known is None or manifest.is_removed(known) or (
+            manifest.is_ready(known) and manifest.fingerprint_of(known) != fingerprint
         ):
             stray[video_id] += count
     for video_id, count in sorted(stray.items()):
@@ -711,7 +535,7 @@ def _check_collection(collection: _Collection, survey: _Survey) -> list[IndexPro
             "no video the manifest knows"
             if known is None
             else "a removed video"
-            if known.get("state") == _REMOVED
+            if manifest.is_removed(known)
             else "another version of the video"
         )
         problems.append(
@@ -732,12 +556,15 @@ def _video_problem(
     rows: Counter[tuple[str, str]],
 ) -> IndexProblem | None:
     name = collection.name
-    state = record.get("state")
-    if state != _READY:
-        why = "left pending by an add that stopped" if state == _PENDING else f"in state {state!r}"
+    if not manifest.is_ready(record):
+        why = (
+            "left pending by an add that stopped"
+            if manifest.is_pending(record)
+            else f"in state {manifest.state_of(record)!r}"
+        )
         return IndexProblem("pending", f"{video_id}: {why} (hidden from searches)", name, video_id)
-    fingerprint = str(record.get("fingerprint"))
-    have, want = rows.get((video_id, fingerprint), 0), record.get("chunks")
+    fingerprint = str(manifest.fingerprint_of(record))
+    have, want = rows.get((video_id, fingerprint), 0), manifest.chunks_of(record)
     if have == want:
         # Whole as recorded. (A cached transcript that differs is a newer fetch or file
         # for another preset, not damage: adding the video again is the user's call.)
@@ -762,19 +589,15 @@ def _video_problem(
 def _cached_fingerprint(record: dict[str, Any], preset: EmbeddingPreset | None) -> str | None:
     """The fingerprint *record*'s video would have from its cached transcript, when the
     cache has it and its chunker version is the current one (else it cannot be told)."""
-    from ytqa.store import _fingerprint
-
-    tag = str(record.get("settings"))
+    tag = str(manifest.settings_of(record))
     settings = _settings_of(tag, preset)
     if preset is None or settings is None or not tag.endswith(f"/v{CHUNKER_VERSION}"):
         return None
     transcript = _cached(record)
-    return None if transcript is None else _fingerprint(transcript, preset, settings)
+    return None if transcript is None else _writes.fingerprint(transcript, preset, settings)
 
 
 def _cached(record: dict[str, Any]) -> Transcript | None:
-    from ytqa._sync import cached_transcript
-
     try:
         return cached_transcript(record)
     except (YtqaError, KeyError):
@@ -892,9 +715,6 @@ def _forget_chroma(folder: Path) -> None:
 
 def _rebuild(folder: Path, survey: _Survey, report: DoctorReport) -> Path:
     """Move the damaged *folder* aside and add its videos again into a fresh index."""
-    from ytqa.store import default_collection_name
-    from ytqa.transcripts import cached_video_ids
-
     collections = list(survey.collections)
     if not collections:
         # Not even the list of collections could be read: the default preset's index.
@@ -911,7 +731,7 @@ def _rebuild(folder: Path, survey: _Survey, report: DoctorReport) -> Path:
                 f"{name}: its manifest could not be read; adding every video of the transcript "
                 f"cache ({len(cached)})"
             )
-            records = {video_id: {"video_id": video_id, "state": _READY} for video_id in cached}
+            records = {video_id: manifest.bare_record(video_id) for video_id in cached}
         elif collection.salvaged:
             # SQLite read the records up to the damage: the cache may know the others.
             more = [v for v in cached_video_ids() if v not in records]
@@ -920,13 +740,13 @@ def _rebuild(folder: Path, survey: _Survey, report: DoctorReport) -> Path:
                     f"{name}: its manifest was read in part; adding the {len(more)} cached "
                     "videos it does not list too"
                 )
-                records = {**records, **{v: {"video_id": v, "state": _READY} for v in more}}
+                records = {**records, **{v: manifest.bare_record(v) for v in more}}
         index = _fresh_index(folder, collection, records, report)
         if index is None:
             continue
         added = _add_again(index, list(records.values()), report)
         for video_id, record in records.items():
-            if record.get("state") == _REMOVED:
+            if manifest.is_removed(record):
                 index.remove(video_id)  # keeps it removed: sync must not bring it back
         report.repaired.append(f"{name}: added {added} videos again from the transcript cache")
     return target
@@ -937,9 +757,6 @@ def _fresh_index(
 ) -> VideoIndex | None:
     """A new *collection* in *folder*, with the chunking it recorded; None, with its videos
     listed as lost, when its preset cannot be had (a model that does not load)."""
-    from ytqa.embeddings import resolve_preset
-    from ytqa.store import VideoIndex
-
     preset = collection.preset
     try:
         if preset is None:
@@ -947,11 +764,11 @@ def _fresh_index(
         index = VideoIndex(preset, persist_directory=folder, collection_name=collection.name)
     except YtqaError as error:
         for video_id, record in records.items():
-            if record.get("state") != _REMOVED:
+            if not manifest.is_removed(record):
                 report.lost.append(_lost(video_id, collection.name, record, str(error), preset))
         return None
     expected = _expected_metadata(dataclasses.replace(collection, preset=preset))
-    if expected is not None and expected != VideoIndex._collection_metadata(preset):
+    if expected is not None and expected != collection_metadata(preset):
         # Keep the chunking the old index was made with, so that adds keep skipping.
         index.client.get_collection(collection.name).modify(metadata=expected)
         index = VideoIndex(preset, persist_directory=folder, collection_name=collection.name)
@@ -968,7 +785,7 @@ def _lost(
     return LostVideo(
         video_id,
         collection,
-        str(record.get("source") or "youtube"),
+        manifest.source_of(record),
         " ".join(reason.split()),
         preset.key if preset is not None else DEFAULT_MODEL,
     )
@@ -981,28 +798,25 @@ def _add_again(index: VideoIndex, records: list[dict[str, Any]], report: DoctorR
     Each video keeps the chunking its record names, so rows already written
     are reused. Those that cannot be had go to ``report.lost``.
     """
-    from ytqa.transcripts import load_cached
-
     groups: dict[ChunkSettings | None, list[Transcript]] = {}
     by_id: dict[str, dict[str, Any]] = {}
     for record in records:
-        video_id = str(record.get("video_id"))
-        if record.get("state") == _REMOVED:
+        video_id = manifest.video_id_of(record)
+        if manifest.is_removed(record):
             continue
         by_id[video_id] = record
-        transcript = _cached(record) if "language" in record else load_cached(video_id)
+        transcript = _cached(record) if manifest.has_fields(record) else load_cached(video_id)
         if transcript is None:
             report.lost.append(
                 _lost(video_id, index.collection_name, record,
                       "its transcript is not in the cache", index.preset)
             )
             continue
-        settings = _settings_of(record.get("settings"), index.preset)
+        settings = _settings_of(manifest.settings_of(record), index.preset)
         groups.setdefault(settings, []).append(transcript)
     added = 0
     for settings, transcripts in groups.items():
-        options = {} if settings is None else settings._asdict()
-        result = index.add_many(transcripts, **options)
+        result = index.add_transcripts(transcripts, chunking=settings)
         added += len(result.added) + len(result.skipped)
         for failure in result.failed:
             record = by_id.get(failure.source, {"video_id": failure.source})
@@ -1019,8 +833,6 @@ def _repair_collection(
     """Repair *problems* of *collection* in place: metadata, then videos, then stray rows."""
     import chromadb
 
-    from ytqa.store import MANIFEST_SUFFIX, VideoIndex
-
     name = collection.name
     client = chromadb.PersistentClient(path=str(folder))
     kinds = {p.kind for p in problems}
@@ -1033,17 +845,15 @@ def _repair_collection(
             )
             return
         client.get_collection(name).modify(metadata=expected)
-        manifest_metadata = VideoIndex._manifest_metadata(name)
-        manifest = client.get_or_create_collection(
-            name + MANIFEST_SUFFIX,
-            metadata=manifest_metadata,
+        own = manifest.manifest_metadata(name)
+        records_collection = client.get_or_create_collection(
+            manifest.manifest_name(name),
+            metadata=own,
             configuration={"hnsw": {"space": "l2"}},
             embedding_function=None,
         )
-        manifest.modify(metadata=manifest_metadata)
+        records_collection.modify(metadata=own)
         report.repaired.append(f"{name}: rewrote its metadata for {expected['ytqa_preset']!r}")
-    from ytqa.embeddings import resolve_preset
-
     preset = collection.preset or resolve_preset(_recorded_model(collection))
     index = VideoIndex(preset, persist_directory=folder, collection_name=name)
     records = collection.records or {}
@@ -1058,14 +868,12 @@ def _repair_collection(
         for p in problems
         if p.kind == "stray-chunks" and p.video_id is not None and p.video_id not in records
     )
-    again += [{"video_id": v, "state": _READY} for v in unknown if _has_cache(v)]
+    again += [manifest.bare_record(v) for v in unknown if _has_cache(v)]
     if again:
-        hide = [r for r in again if "fingerprint" in r]
+        hide = [r for r in again if manifest.fingerprint_of(r) is not None]
         if hide:  # a ready video is a no-op to add: hidden first, so that adding it writes
-            index._manifest.upsert(
-                ids=[str(r["video_id"]) for r in hide],
-                embeddings=[[0.0]] * len(hide),
-                metadatas=[{**r, "state": _PENDING} for r in hide],
+            manifest.write_records(
+                index._manifest, [manifest.with_state(r, manifest.PENDING) for r in hide]
             )
         lost_before = len(report.lost)
         added = _add_again(index, again, report)
@@ -1084,25 +892,18 @@ def _recorded_model(collection: _Collection) -> str:
 
 
 def _has_cache(video_id: str) -> bool:
-    from ytqa.transcripts import load_cached
-
     return load_cached(video_id) is not None
 
 
 def _delete_stray(index: VideoIndex, collection: _Collection) -> int:
     """Delete the chunk rows that belong to no ready or pending version of a video."""
     found = index.client.get_collection(index.collection_name).get(include=["metadatas"])
-    manifest = index._manifest.get(include=["metadatas"])
-    records = {
-        str(video_id): dict(meta or {})
-        for video_id, meta in zip(manifest["ids"], manifest["metadatas"] or [], strict=True)
-    }
+    records = manifest.all_records(index._manifest)
     stray = []
     for row_id, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
         record = records.get(str((meta or {}).get("video_id")))
-        if record is None or record.get("state") not in (_READY, _PENDING) or (
-            record.get("fingerprint") != (meta or {}).get("ytqa_fingerprint")
-        ):
+        kept = manifest.is_ready(record) or manifest.is_pending(record)
+        if not kept or manifest.fingerprint_of(record) != manifest.row_fingerprint(meta):
             stray.append(row_id)
     collection_ = index.client.get_collection(index.collection_name)
     for start in range(0, len(stray), 1000):

@@ -20,20 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from ytqa.embeddings import EmbeddingPreset, resolve_preset
 from ytqa.errors import TranscriptCacheMissError, VideoIndexError, YtqaError
-from ytqa.store import (
-    MANIFEST_SUFFIX,
-    FailedSource,
-    IngestReport,
-    SkippedVideo,
-    _record_kind,
-    default_collection_name,
-)
+from ytqa.index import _manifest as manifest
+from ytqa.index._client import default_collection_name, embedded_folder
+from ytqa.index._failures import index_failure, is_chroma_failure
+from ytqa.index._report import FailedSource, IngestReport, ProgressCallback, SkippedVideo
+from ytqa.transcripts import cached_transcripts, load_transcript, video_cache_dir
 
 if TYPE_CHECKING:  # pragma: no cover - types only
-    from ytqa.store import VideoIndex
+    from ytqa.index.video_index import VideoIndex
     from ytqa.transcripts import Transcript
 
-__all__ = ["KnownVideo", "known_videos", "sync_index"]
+__all__ = ["KnownVideo", "cached_transcript", "known_videos", "sync_index", "videos_elsewhere"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +47,7 @@ class KnownVideo:
     presets: tuple[str, ...]
     """Preset keys of those collections (collection names for custom ones), in order."""
     transcripts: tuple[str, ...]
-    """The transcript each of them holds (:func:`ytqa.store.transcript_kind`), in order."""
+    """The transcript each of them holds (:func:`ytqa.index.transcript_kind`), in order."""
 
 
 def known_videos(client: Any, *, collection: str | None = None) -> dict[str, KnownVideo]:
@@ -60,20 +57,18 @@ def known_videos(client: Any, *, collection: str | None = None) -> dict[str, Kno
         metadata = {c.name: dict(c.metadata or {}) for c in listed}
         manifests = []
         for name, meta in sorted(metadata.items()):
-            of = meta.get("ytqa_manifest_of")
-            if not of or name != f"{of}{MANIFEST_SUFFIX}" or (collection and of != collection):
+            of = manifest.manifest_of(name, meta)
+            if of is None or (collection and of != collection):
                 continue
             key = str(metadata.get(of, {}).get("ytqa_preset") or of)
             # A preset's own collection is named by its key; others by their name.
             preset = key if of == f"ytqa-{key}" else of
-            found = client.get_collection(name).get(where={"state": "ready"}, include=["metadatas"])
-            manifests.append((str(of), preset, found["metadatas"] or []))
+            found = manifest.records_in(client.get_collection(name), manifest.READY)
+            manifests.append((of, preset, found))
     except BaseException as exc:  # Chroma's Rust panics are BaseExceptions
-        from ytqa.doctor import client_folder, index_failure, is_chroma_failure
-
         if not isinstance(exc, Exception) and not is_chroma_failure(exc):
             raise
-        folder = client_folder(client)
+        folder = embedded_folder(client)
         where = f"the index in {folder}" if folder is not None else "the Chroma client"
         raise index_failure(
             "list the indexes", exc, location=where, client=client, collection=None
@@ -82,14 +77,17 @@ def known_videos(client: Any, *, collection: str | None = None) -> dict[str, Kno
     for of, preset, records in manifests:
         for raw in records:
             record = dict(raw)
-            video_id = str(record["video_id"])
-            kind = _record_kind(record)
+            video_id = manifest.video_id_of(record)
+            kind = manifest.record_kind(record)
             seen = videos.get(video_id)
             if seen is None:
                 videos[video_id] = KnownVideo(video_id, record, (of,), (preset,), (kind,))
                 continue
             # The latest add is the transcript the user wants carried over.
-            latest = record if _added_at(record) > _added_at(seen.record) else seen.record
+            latest = (
+                record if manifest.added_at(record) > manifest.added_at(seen.record)
+                else seen.record
+            )
             videos[video_id] = KnownVideo(
                 video_id,
                 latest,
@@ -98,10 +96,6 @@ def known_videos(client: Any, *, collection: str | None = None) -> dict[str, Kno
                 (*seen.transcripts, kind),
             )
     return videos
-
-
-def _added_at(record: dict[str, Any]) -> float:
-    return float(record.get("added_at") or 0.0)
 
 
 def cached_transcript(record: dict[str, Any]) -> Transcript:
@@ -113,21 +107,19 @@ def cached_transcript(record: dict[str, Any]) -> Transcript:
     Raises:
         TranscriptCacheMissError: neither the cache nor the file has it.
     """
-    from ytqa.transcripts import cached_transcripts, load_transcript, video_cache_dir
-
-    video_id = str(record["video_id"])
-    source = str(record.get("source") or "youtube")
+    video = manifest.video_record(record)
+    video_id, source = video.video_id, video.source or "youtube"
     for transcript in cached_transcripts(video_id):  # newest first
         if (
             transcript.source == source
-            and transcript.language_code == record.get("language")
-            and transcript.is_generated == bool(record.get("is_generated"))
-            and (transcript.asr_model or "") == (record.get("asr_model") or "")
+            and transcript.language_code == video.language
+            and transcript.is_generated == video.is_generated
+            and transcript.asr_model == video.asr_model
         ):
             return transcript
     if source != "youtube" and Path(source).is_file():
         # A recording is transcribed again with the Whisper model that made the record.
-        return load_transcript(source, video_id=video_id, asr_model=record.get("asr_model") or None)
+        return load_transcript(source, video_id=video_id, asr_model=video.asr_model)
     raise TranscriptCacheMissError(video_id, video_cache_dir(video_id))
 
 
@@ -135,9 +127,9 @@ def sync_index(
     index: VideoIndex,
     from_model: str | EmbeddingPreset | os.PathLike[str] | None = None,
     *,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """See :meth:`ytqa.store.VideoIndex.sync`."""
+    """See :meth:`ytqa.index.VideoIndex.sync`."""
     source = None if from_model is None else default_collection_name(resolve_preset(from_model))
     known = known_videos(index.client, collection=source)
     if source is not None and source != index.collection_name and not known:
@@ -145,14 +137,14 @@ def sync_index(
             f"The index of {from_model!r} holds no videos here, so there is nothing to carry "
             "over. Leave the source model out to take videos from every preset's index."
         )
-    removed = index._removed()
+    removed = set(index.removed())
     report = IngestReport()
     missing = []
     for video in known.values():
         if video.video_id in removed:
             continue  # the user removed it here: it stays removed
         if index.collection_name in video.collections:
-            report.skipped.append(SkippedVideo(video.video_id, video.record.get("title") or None))
+            report.skipped.append(SkippedVideo(video.video_id, manifest.title_of(video.record)))
         else:
             missing.append(video)
     transcripts = []
@@ -164,7 +156,7 @@ def sync_index(
     if transcripts:
         # Written together, in batches, as any add_many (skipped: made ready
         # meanwhile by another process).
-        carried = index.add_many(transcripts, progress=progress)
+        carried = index.add_transcripts(transcripts, progress=progress)
         report.added.extend(carried.added)
         report.skipped.extend(carried.skipped)
         report.failed.extend(carried.failed)
@@ -176,3 +168,11 @@ def sync_index(
             failure.error,
         )
     return report
+
+
+def videos_elsewhere(index: VideoIndex) -> list[str]:
+    """IDs of the videos that other indexes of *index*'s client hold and *index* lacks
+    (leaving out those removed from it): what :meth:`~ytqa.index.VideoIndex.sync`
+    would carry over."""
+    held = {record.video_id for record in index.videos()} | set(index.removed())
+    return sorted(set(known_videos(index.client)) - held)

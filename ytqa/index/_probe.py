@@ -1,6 +1,6 @@
-"""Reading a local index in a child process, for :mod:`ytqa.doctor`.
+"""Reading a local index in a child process, for :mod:`ytqa.index.doctor`.
 
-``python -m ytqa._index_probe FOLDER`` opens the Chroma index in FOLDER, reads
+``python -m ytqa.index._probe FOLDER`` opens the Chroma index in FOLDER, reads
 every collection (count, dimension, the metadata of every row) and loads its
 vectors with one query. A damaged HNSW file can crash Chroma outright (a
 segmentation fault, not an exception), so the doctor runs this in a child
@@ -11,7 +11,8 @@ crash happened, and each collection's findings follow as soon as it is read
 collection still leaves its list of videos. ``{"error": ...}`` says the index
 could not be opened; ``{"done": true}`` ends a complete probe.
 
-It imports nothing of ytqa but what ``import ytqa`` loads, and chromadb.
+It imports nothing of ytqa but what ``import ytqa`` loads, the manifest's rules
+(:mod:`ytqa.index._manifest`, light) and chromadb.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import json
 import sys
 from collections import Counter
 from typing import Any
+
+from ytqa.index import _manifest as manifest
 
 ROWS_PER_READ = 5000
 """Rows read per ``get`` call: bounds the memory the probe needs on large collections."""
@@ -41,7 +44,7 @@ def _read(collection: Any, entry: dict[str, Any]) -> None:
     first = collection.get(limit=1, include=["embeddings"])
     vectors = first.get("embeddings")
     entry["dimension"] = len(vectors[0]) if vectors is not None and len(vectors) else None
-    manifest = "ytqa_manifest_of" in entry["metadata"]
+    is_manifest = manifest.is_manifest(entry["metadata"])
     records: dict[str, dict[str, Any]] = {}
     rows: Counter[tuple[str, str]] = Counter()
     offset = 0
@@ -50,14 +53,14 @@ def _read(collection: Any, entry: dict[str, Any]) -> None:
         ids = page["ids"]
         for row_id, meta in zip(ids, page["metadatas"] or [], strict=True):
             meta = dict(meta or {})
-            if manifest:
+            if is_manifest:
                 records[row_id] = meta
             else:
-                rows[(str(meta.get("video_id")), str(meta.get("ytqa_fingerprint")))] += 1
+                rows[(str(meta.get("video_id")), str(manifest.row_fingerprint(meta)))] += 1
         if len(ids) < ROWS_PER_READ:
             break
         offset += len(ids)
-    if manifest:
+    if is_manifest:
         entry["records"] = records
     else:
         entry["rows"] = [[video_id, fingerprint, n] for (video_id, fingerprint), n in rows.items()]
@@ -78,7 +81,7 @@ def probe(folder: str) -> None:
         _say(error=_describe(exc))
         return
     # Manifests first: small, and what a repair needs most.
-    listed.sort(key=lambda c: ("ytqa_manifest_of" not in dict(c.metadata or {}), c.name))
+    listed.sort(key=lambda c: (not manifest.is_manifest(c.metadata), c.name))
     for collection in listed:
         entry: dict[str, Any] = {
             "name": collection.name,
