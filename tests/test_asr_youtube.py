@@ -171,8 +171,8 @@ def test_without_the_extra_a_captionless_video_says_how_to_get_it(
     assert ytdlp.instances == []
     assert len(youtube.urls(PLAYER)) == 1
 
-    result = CliRunner().invoke(cli, ["ingest", VIDEO])
-    assert result.exit_code == 1 and "pip install 'ytqa[asr]'" in result.output
+    result = CliRunner().invoke(cli, ["ingest", VIDEO])  # its one source failed: its status
+    assert result.exit_code == 3 and "pip install 'ytqa[asr]'" in result.output
     result = CliRunner().invoke(cli, ["search", VIDEO, "anything"])
     assert result.exit_code == 3 and "ytqa[asr]" in result.output
 
@@ -300,4 +300,4 @@ def test_the_cli_transcribes_a_captionless_video(
     assert f"{VIDEO}" in listed.output and "speech-to-text tiny.en" in listed.output
 
     never = runner.invoke(cli, ["ingest", VIDEO, "--asr", "never"])
-    assert never.exit_code == 1 and "captions disabled" in never.output
+    assert never.exit_code == 3 and "captions disabled" in never.output

@@ -169,7 +169,7 @@ def test_error_lines_carry_no_controls(tmp_path: Path) -> None:
     broken = tmp_path / "broken\x1b[2J\u202e.srt"
     broken.write_text("1\n00:00:01,000 --> garbage\nhello\n", encoding="utf-8")
     reported = run("ingest", str(broken), home=tmp_path)  # the report's "failed" line
-    assert reported.exit_code == 1
+    assert reported.exit_code == 2  # its only source failed, as bad input
     assert_safe(reported.output)
     assert "broken" in reported.output and "Bad transcript file" in reported.output
 

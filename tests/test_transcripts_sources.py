@@ -242,8 +242,9 @@ def test_a_folder_without_transcripts_says_what_it_holds(tmp_path: Path) -> None
     ids=["300-character file name", "4096-character URL", "empty"],
 )
 def test_cli_refuses_odd_arguments_in_one_line(tmp_path: Path, argument: str, message: str) -> None:
-    """No traceback: ``search`` exits 2 on a bad source, ``ingest`` reports it as failed (1)."""
-    for command, status in (["search", argument, "a question"], 2), (["ingest", argument], 1):
+    """No traceback: ``search`` exits 2 on a bad source; ``ingest`` reports it as failed, and
+    exits 2 as well since its only source failed as bad input."""
+    for command, status in (["search", argument, "a question"], 2), (["ingest", argument], 2):
         result = CliRunner().invoke(cli, ["--home", str(tmp_path), *command], prog_name="ytqa")
 
         assert isinstance(result.exception, SystemExit), result.exception

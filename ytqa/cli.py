@@ -34,8 +34,8 @@ __all__ = ["EXIT_CODES", "main"]
 
 EXIT_CODES = {
     0: "success",
-    1: "a ytqa error not listed below, some sources failed to ingest, "
-    "or a video to remove is not in the index",
+    1: "a ytqa error not listed below, some sources failed to ingest (when all failed "
+    "alike, their own status), or a video to remove is not in the index",
     2: "bad input: unknown option, invalid video ID or URL, bad transcript, media or QA file",
     3: "YouTube has no usable transcript (unavailable video, captions disabled, language), "
     "or the audio of a video without captions cannot be downloaded",
@@ -543,7 +543,8 @@ def ingest(
 
     Videos already indexed with the same model are skipped; a video indexed from
     another transcript is replaced, and the line says from which to which. One
-    failing video does not stop the others; the exit status is 1 if any failed.
+    failing video does not stop the others; the exit status is 1 if some failed,
+    that of their kind of error if all failed alike (e.g. 2 for bad files).
     """
     from ytqa.ingest import ingest as ingest_sources
 
@@ -556,7 +557,15 @@ def ingest(
     _raise_if_corrupt(report)
     _print_report(report, model, as_json=as_json, skipped="skipped", list_skipped=True)
     if report.failed:
-        sys.exit(1)
+        sys.exit(_ingest_status(report))
+
+
+def _ingest_status(report: IngestReport) -> int:
+    """1 when some sources failed; when all did, alike, the status of their kind of error
+    (2 for bad input, 4 for YouTube blocking...), as one failing command would exit."""
+    statuses = {getattr(failure.error, "exit_code", 1) for failure in report.failed}
+    everything_failed = not (report.added or report.skipped)
+    return statuses.pop() if everything_failed and len(statuses) == 1 else 1
 
 
 def _raise_if_corrupt(report: IngestReport) -> None:
