@@ -321,6 +321,21 @@ def test_remove_takes_a_transcript_file(tmp_path: Path, minilm: Path) -> None:
     assert json.loads(run("list", "--json", home=tmp_path).output) == []
 
 
+def test_remove_takes_the_id_of_ones_own_video(tmp_path: Path, minilm: Path) -> None:
+    # A JSON transcript may name its video with an ID of one's own (not YouTube's).
+    talk = tmp_path / "talk.json"
+    talk.write_text(json.dumps({"video_id": "team-sync:2026-12", "segments": [
+        {"text": "We agreed to ship the new search on Friday.", "start": 0.0, "duration": 4.0},
+    ]}))
+    assert run("ingest", str(talk), home=tmp_path).exit_code == 0
+    talk.unlink()  # named by its ID alone, not by the file
+
+    removed = run("remove", "team-sync:2026-12", home=tmp_path)
+    assert removed.exit_code == 0, removed.output
+    assert re.match(r"team-sync:2026-12: removed 1 chunks", removed.output)
+    assert json.loads(run("list", "--json", home=tmp_path).output) == []
+
+
 def test_removing_what_is_not_indexed_exits_1(tmp_path: Path) -> None:
     result = run("remove", "dQw4w9WgXcQ", home=tmp_path)
     assert_one_line_error(result, 1, "dQw4w9WgXcQ is not in the minilm index")

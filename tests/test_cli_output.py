@@ -20,6 +20,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from ytqa.cli import cli
 from ytqa.errors import (
+    IndexCorruptError,
     IndexModelMismatchError,
     NoTranscriptFoundError,
     RequestBlockedError,
@@ -191,6 +192,11 @@ def test_error_lines_carry_no_controls(tmp_path: Path) -> None:
         # Advice that names both already keeps the Python form beside the option.
         (RequestBlockedError("abcdefghijk"), "`proxy='http://user:pass@host:port'` in Python, "
          "`--proxy URL`", "`--proxy http"),
+        # The repair is a Python call in the library, the doctor command on the command line.
+        (IndexCorruptError("the index in /srv/my index", "damaged", "/srv/my index"),
+         "ytqa doctor --repair --index-dir '/srv/my index':", "repair_index"),
+        (IndexCorruptError("the Chroma server at http://h:8000", "damaged", server=True),
+         "ytqa doctor --repair --index-dir DIR.", "repair_index"),
     ],
 )
 def test_messages_name_the_command_options(error: Exception, shown: str, hidden: str) -> None:

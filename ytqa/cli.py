@@ -680,7 +680,7 @@ def remove(videos: tuple[str, ...], model: str, chroma_server: str | None) -> No
     pending = set(index.pending())
     missing = False
     for video in videos:
-        video_id = _video_id_to_remove(index, video)
+        video_id = _video_id_to_remove(index, video, pending)
         if not (index.has_video(video_id) or video_id in pending):
             click.echo(f"Error: {_one_line(video_id)} is not in the {_one_line(model)} index, so "
                        "nothing was removed; ytqa list shows what it holds.", err=True)
@@ -691,13 +691,14 @@ def remove(videos: tuple[str, ...], model: str, chroma_server: str | None) -> No
         sys.exit(1)
 
 
-def _video_id_to_remove(index: VideoIndex, video: str) -> str:
-    """The video that *video* names: an ID, a URL, or a transcript file (its video as
-    ``ingest`` named it, or the indexed video that came from that file)."""
-    from ytqa.video import is_video_id, parse_video_id
+def _video_id_to_remove(index: VideoIndex, video: str, pending: set[str]) -> str:
+    """The video that *video* names: an indexed video's ID (YouTube's, ``local-…`` or one
+    of one's own), a transcript file (its video as ``ingest`` named it, or the indexed
+    video that came from that file), or a YouTube ID or URL."""
+    from ytqa.video import parse_video_id
 
     text = video.strip()
-    if text.startswith("local-") or is_video_id(text):
+    if index.has_video(text) or text in pending:
         return text
     path = Path(text).expanduser()
     if not path.is_file():

@@ -414,23 +414,20 @@ class AudioDownloadError(TranscriptError):
 
 
 def repair_advice(folder: str | Path) -> str:
-    """How to check and repair the local index in *folder* (CLI command and Python call)."""
-    from ytqa.config import index_dir
-
+    """How to check and repair the local index in *folder*, as a Python call (the
+    command line names its own command: :func:`ytqa.terminal.cli_message`)."""
     folder = Path(folder)
-    option = "" if folder == index_dir() else f" --index-dir {folder}"
     return (
-        f"Check and repair it with `ytqa doctor --repair{option}` "
-        f"(ytqa.repair_index({str(folder)!r}) in Python): damaged files are kept aside as "
-        f"{folder.name}.corrupt-<time>, and the videos are added again from the transcript "
-        "cache, without asking YouTube."
+        f"Check and repair it with ytqa.repair_index({str(folder)!r}): damaged files are "
+        f"kept aside as {folder.name}.corrupt-<time>, and the videos are added again from "
+        "the transcript cache, without asking YouTube."
     )
 
 
 class IndexCorruptError(VideoIndexError):
     """The index's files, or the values it recorded about itself, are damaged.
 
-    ``ytqa doctor --repair`` (:func:`ytqa.repair_index`) rebuilds what it can
+    :func:`ytqa.repair_index` (``ytqa doctor --repair``) rebuilds what it can
     from the transcript cache; see docs/troubleshooting.md.
     """
 
@@ -447,7 +444,7 @@ class IndexCorruptError(VideoIndexError):
         elif server:
             cure = (
                 "Stop the Chroma server and repair its data folder with "
-                "`ytqa doctor --repair --index-dir DIR` (ytqa.repair_index(DIR) in Python)."
+                "ytqa.repair_index(DIR)."
             )
         else:
             cure = "Make a new index and add the videos again."

@@ -19,6 +19,7 @@ import logging
 import re
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["cli_message", "configure_logging", "one_line", "printable", "to_json"]
@@ -104,10 +105,29 @@ def _as_option(match: re.Match[str]) -> str:
     return f"{option} {shlex.quote(text)}"
 
 
+# Python calls named in library messages -> the command that does the same.
+_REPAIR_CALL = re.compile(r"ytqa\.repair_index\((?P<folder>'[^']*'|\"[^\"]*\"|DIR)?\)")
+
+
+def _as_command(match: re.Match[str]) -> str:
+    from ytqa.config import index_dir
+
+    folder = match["folder"]
+    if folder is None:
+        return "ytqa doctor --repair"
+    if folder != "DIR":
+        folder = str(ast.literal_eval(folder))
+        if Path(folder) == index_dir():
+            return "ytqa doctor --repair"
+    return f"ytqa doctor --repair --index-dir {shlex.quote(folder)}"
+
+
 def cli_message(error: object) -> str:
     """The message of *error* on one printable line, with ``model='mpnet'`` as
-    ``--model mpnet`` (the library's messages name Python arguments)."""
-    return _ARGUMENT.sub(_as_option, one_line(error))
+    ``--model mpnet`` and ``ytqa.repair_index(...)`` as ``ytqa doctor --repair`` (the
+    library's messages name Python arguments and calls)."""
+    text = _REPAIR_CALL.sub(_as_command, one_line(error))
+    return _ARGUMENT.sub(_as_option, text)
 
 
 # --- the hub's retries ------------------------------------------------------------------
