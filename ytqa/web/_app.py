@@ -275,6 +275,7 @@ def create_app(
             indexes hold and this one lacks (as ``ytqa search`` does).
     """
     from ytqa.index import VideoIndex
+    from ytqa.ingest import FetchOptions
     from ytqa.llm import resolve_llm
 
     if token is not None and not token.strip():
@@ -283,14 +284,14 @@ def create_app(
     service = Service(
         opened,
         llm=None if llm is None else resolve_llm(llm),
-        fetch_options={
-            "languages": tuple(languages),
-            "translate_to": translate_to,
-            "proxy": proxy,
-            "captions": captions,
-            "asr": asr,
-            "asr_model": asr_model,
-        },
+        fetch_options=FetchOptions(
+            languages=tuple(languages),
+            translate_to=translate_to,
+            proxy=proxy,
+            captions=captions,
+            asr=asr,
+            asr_model=asr_model,
+        ),
     )
 
     @asynccontextmanager

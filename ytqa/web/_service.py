@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseLanguageModel
 
     from ytqa.index import VideoIndex, VideoRecord
+    from ytqa.ingest import FetchOptions
     from ytqa.transcripts import Transcript
 
 __all__ = ["Service", "SourceToAdd", "document_json"]
@@ -60,14 +61,14 @@ class Service:
         index: VideoIndex,
         *,
         llm: BaseLanguageModel[Any] | None,
-        fetch_options: dict[str, Any],
+        fetch_options: FetchOptions,
     ) -> None:
         from ytqa.retrieval import VideoRetriever
 
         self.index = index
         self.llm = llm
-        # What VideoIndex.add_many takes on how to fetch (languages, proxy, asr, ...).
-        self.fetch_options = dict(fetch_options)
+        # How new videos' transcripts are had (languages, proxy, asr, ...).
+        self.fetch_options = fetch_options
         # The retriever of build_retriever, without its sync: carrying videos over
         # from other presets runs as a job (start_sync), so the server starts at once.
         self.retriever = VideoRetriever(index=index)
@@ -162,10 +163,11 @@ class Service:
     ) -> Job:
         """Start a job that adds *sources* one video at a time, reporting each.
 
-        *fetch* overrides the server's fetching options (``languages``, ``translate_to``).
+        *fetch* overrides fields of the server's :class:`~ytqa.ingest.FetchOptions`
+        (``languages``, ``translate_to``).
         """
         job = Job("add", description)
-        options = {**self.fetch_options, **fetch}
+        options = dataclasses.replace(self.fetch_options, **fetch)
         return self.jobs.start(job, lambda job: self._add(job, list(sources), options))
 
     def start_sync(self) -> Job:
@@ -190,8 +192,8 @@ class Service:
         job.emit({"type": "done", "added": len(report.added), "skipped": len(report.skipped),
                   "failed": len(report.failed)}, final=True)
 
-    def _add(self, job: Job, sources: list[SourceToAdd], fetch: dict[str, Any]) -> None:
-        from ytqa.transcripts import Transcript, expand_sources, load_transcript
+    def _add(self, job: Job, sources: list[SourceToAdd], fetch: FetchOptions) -> None:
+        from ytqa.transcripts import Transcript, expand_sources
 
         counts = {"added": 0, "skipped": 0, "failed": 0}
         items: list[SourceToAdd] = []
@@ -201,7 +203,7 @@ class Service:
                 items.append(source)
                 continue
             try:
-                expanded = expand_sources([source.item], proxy=fetch["proxy"])
+                expanded = expand_sources([source.item], proxy=fetch.proxy)
             except YtqaError as error:
                 counts["failed"] += 1
                 job.emit(_failure(source.label, error))
@@ -225,7 +227,7 @@ class Service:
                 transcript = (
                     source.item
                     if isinstance(source.item, Transcript)
-                    else load_transcript(source.item, **fetch)
+                    else fetch.load(source.item)
                 )
                 about = {
                     "video_id": transcript.video_id,
