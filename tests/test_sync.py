@@ -144,7 +144,7 @@ def test_missing_cache_entry_is_reported(
     assert [failure.source for failure in report.failed] == [FETCHED]
     error = report.failed[0].error
     assert isinstance(error, TranscriptCacheMissError)
-    assert FETCHED in str(error) and "ytqa ingest" in str(error)
+    assert f"ytqa.VideoIndex().add({FETCHED!r})" in str(error)
     assert any(FETCHED in message for message in caplog.messages)
     assert not other.has_video(FETCHED)
     assert [(r.video_id, r.chunks) for r in other.videos()] == [
@@ -154,6 +154,7 @@ def test_missing_cache_entry_is_reported(
     result = run("reindex", "--model", "mpnet", home=ytqa_home())
     assert result.exit_code == 1, result.output
     assert f"failed   {FETCHED}: The cached transcript of video {FETCHED} is gone" in result.output
+    assert f"from YouTube, ytqa ingest {FETCHED}, or from its file" in result.output
     assert "1 added, 0 already there, 1 failed (mpnet)" in result.output
 
 

@@ -223,10 +223,13 @@ def test_a_folder_without_transcripts_says_what_it_holds(tmp_path: Path) -> None
     with pytest.raises(TranscriptFileError, match="it is an empty folder") as caught:
         expand_sources([str(empty)])
     assert caught.value.path == empty
+    # A folder's advice is about folders, not about re-exporting a transcript file.
+    assert "export it again" not in str(caught.value)
+    assert "a folder that holds some" in str(caught.value)
     with pytest.raises(TranscriptFileError) as caught:
         expand_sources([named_like_a_file])
     assert caught.value.path == named_like_a_file
-    assert "no .srt, .vtt, .json transcript file in it" in str(caught.value)
+    assert "no .srt, .vtt, .json transcript file or recording in it" in str(caught.value)
     assert "it holds .hidden.srt, nested/, notes.txt, pipe.srt (not a regular file)" in str(
         caught.value
     )

@@ -239,15 +239,17 @@ class TranscriptFileError(YtqaError, ValueError):
 
     exit_code = 2
 
-    def __init__(self, path: str | Path, problem: str, line: int | None = None) -> None:
+    def __init__(
+        self, path: str | Path, problem: str, line: int | None = None, *, advice: str | None = None
+    ) -> None:
         self.path = Path(path)
         self.line = line
         shown = _shorten(str(self.path))
         where = f"{shown}:{line}" if line is not None else shown
-        super().__init__(
-            f"Bad transcript file {where}: {problem}. Fix the file, or export it "
-            "again as SRT, WebVTT or youtube-transcript-api JSON."
+        todo = advice or (
+            "Fix the file, or export it again as SRT, WebVTT or youtube-transcript-api JSON."
         )
+        super().__init__(f"Bad transcript file {where}: {problem}. {todo}")
 
 
 class TranscriptCacheMissError(YtqaError):
@@ -258,7 +260,7 @@ class TranscriptCacheMissError(YtqaError):
         where = f" (expected {path})" if path else ""
         super().__init__(
             f"The cached transcript of video {video_id} is gone{where}. Add the "
-            f"video again from YouTube or its file: ytqa ingest {video_id}"
+            f"video again from YouTube, ytqa.VideoIndex().add({video_id!r}), or from its file."
         )
 
 

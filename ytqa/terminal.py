@@ -106,10 +106,12 @@ def _as_option(match: re.Match[str]) -> str:
 
 
 # Python calls named in library messages -> the command that does the same.
-_REPAIR_CALL = re.compile(r"ytqa\.repair_index\((?P<folder>'[^']*'|\"[^\"]*\"|DIR)?\)")
+_QUOTED = r"'[^']*'|\"[^\"]*\""
+_REPAIR_CALL = re.compile(rf"ytqa\.repair_index\((?P<folder>{_QUOTED}|DIR)?\)")
+_ADD_CALL = re.compile(rf"ytqa\.VideoIndex\(\)\.add\((?P<source>{_QUOTED})\)")
 
 
-def _as_command(match: re.Match[str]) -> str:
+def _repair_command(match: re.Match[str]) -> str:
     from ytqa.config import index_dir
 
     folder = match["folder"]
@@ -122,11 +124,17 @@ def _as_command(match: re.Match[str]) -> str:
     return f"ytqa doctor --repair --index-dir {shlex.quote(folder)}"
 
 
+def _add_command(match: re.Match[str]) -> str:
+    return f"ytqa ingest {shlex.quote(str(ast.literal_eval(match['source'])))}"
+
+
 def cli_message(error: object) -> str:
-    """The message of *error* on one printable line, with ``model='mpnet'`` as
-    ``--model mpnet`` and ``ytqa.repair_index(...)`` as ``ytqa doctor --repair`` (the
-    library's messages name Python arguments and calls)."""
-    text = _REPAIR_CALL.sub(_as_command, one_line(error))
+    """The message of *error* on one printable line in the command's words (the
+    library's messages name Python arguments and calls): ``model='mpnet'`` as
+    ``--model mpnet``, ``ytqa.repair_index(...)`` as ``ytqa doctor --repair``,
+    ``ytqa.VideoIndex().add(ID)`` as ``ytqa ingest ID``."""
+    text = _REPAIR_CALL.sub(_repair_command, one_line(error))
+    text = _ADD_CALL.sub(_add_command, text)
     return _ARGUMENT.sub(_as_option, text)
 
 

@@ -204,7 +204,11 @@ def expand_sources(
                 files = transcript_files(path, prefer=prefer)
                 files += media_files(path, besides=files)
                 if not files:
-                    raise TranscriptFileError(path, _folder_without_transcripts(path))
+                    raise TranscriptFileError(
+                        path,
+                        _folder_without_transcripts(path),
+                        advice="Name a transcript or media file, or a folder that holds some.",
+                    )
                 for file in sorted(files, key=lambda f: f.name):
                     add(file)
             else:
@@ -236,11 +240,11 @@ def _folder_without_transcripts(folder: Path) -> str:
         return f"it is a folder that cannot be listed ({exc.strerror or exc})"
     wanted = ", ".join(TRANSCRIPT_SUFFIXES)
     if not names:
-        return f"it is an empty folder; put {wanted} files in it"
+        return f"it is an empty folder; put {wanted} transcripts or audio/video recordings in it"
     listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     return (
-        f"it is a folder with no {wanted} transcript file in it (hidden files, other "
-        f"endings and sub-folders are left out); it holds {listed}"
+        f"it is a folder with no {wanted} transcript file or recording in it (hidden files, "
+        f"other endings and sub-folders are left out); it holds {listed}"
     )
 
 
