@@ -113,7 +113,7 @@ def test_the_page_plays_the_cited_moment(
     talk.write_text(srt(KEEPER_LINES), encoding="utf-8")
     clip = make_webm(tmp_path / "keeper.webm", 24)
     llm = GenericFakeChatModel(messages=iter([
-        AIMessage("Every evening the keeper lit the lamp by hand [00:12]."),
+        AIMessage("Every evening the keeper lit the lamp by hand [00:12], not at [09:59]."),
         AIMessage("The farmers move uphill when the river floods [00:06]."),
         AIMessage("The bridge budget was approved [03:00]."),
     ]))
@@ -168,6 +168,10 @@ def test_the_page_plays_the_cited_moment(
         cite = page.get_by_role("button", name="Play at 00:12")
         cite.wait_for(timeout=60_000)
         assert page.locator("#passages li").count() >= 1
+        # A mark that no passage holds (the model invented it) stays text, unlinked.
+        page.locator("#answer-note", has_text="").wait_for()
+        assert "not at [09:59]" in page.locator("#answer").inner_text()
+        assert page.get_by_role("button", name="Play at 09:59").count() == 0
         cite.focus()
         page.keyboard.press("Enter")
         current = wait_for(page, """() => {
