@@ -48,7 +48,7 @@ class ScriptedChatModel(BaseChatModel):
             with Path(self.record).open("a", encoding="utf-8") as log:
                 log.write(json.dumps([[m.type, str(m.content)] for m in messages]) + "\n")
         if self._calls >= len(self.replies):
-            raise AssertionError(f"the script has {len(self.replies)} replies; call {self._calls + 1}")
+            raise AssertionError(f"the script has {len(self.replies)} replies, no more")
         reply = self.replies[self._calls]
         self._calls += 1
         return reply
