@@ -115,8 +115,9 @@ def answering_step(
         yield AddableDict(inputs)
         pieces = []
         for piece in answer.stream(_answer_inputs(inputs, question_key), config):
-            pieces.append(piece)
-            yield AddableDict(answer=piece)
+            if piece:  # models end with an empty chunk
+                pieces.append(piece)
+                yield AddableDict(answer=piece)
         yield AddableDict(sources=cite_moments("".join(pieces), inputs["context"]))
 
     async def atransform(
@@ -127,8 +128,9 @@ def answering_step(
         yield AddableDict(inputs)
         pieces = []
         async for piece in answer.astream(_answer_inputs(inputs, question_key), config):
-            pieces.append(piece)
-            yield AddableDict(answer=piece)
+            if piece:
+                pieces.append(piece)
+                yield AddableDict(answer=piece)
         yield AddableDict(sources=cite_moments("".join(pieces), inputs["context"]))
 
     return RunnableGenerator(transform, atransform, name="answer_and_cite")
