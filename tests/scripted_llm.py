@@ -18,6 +18,7 @@ messages are appended to that file as one JSON line, ``[[role, text], ...]``.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,3 +112,44 @@ def recorded_calls(record: Path) -> list[list[tuple[str, str]]]:
         [(role, text) for role, text in json.loads(line)]
         for line in record.read_text(encoding="utf-8").splitlines()
     ]
+
+
+class QuotingAgentModel(BaseChatModel):
+    """A tool-calling agent model for ``create_agent`` (``--agent-llm
+    py:tests.scripted_llm:QuotingAgentModel``): it calls the first tool it is given
+    with the user's question, then answers by quoting the first marked line the tool
+    returned, with its ``[mm:ss]`` mark, as an agent citing its source would."""
+
+    tool_name: str | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "ytqa-quoting-agent"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> QuotingAgentModel:
+        names = [getattr(tool, "name", None) for tool in tools]
+        return self.model_copy(update={"tool_name": names[0] if names else None})
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        results = [m for m in messages if m.type == "tool"]
+        if not results:
+            question = next(str(m.content) for m in reversed(messages) if m.type == "human")
+            call = {"name": self.tool_name, "args": {"query": question}, "id": "call-1",
+                    "type": "tool_call"}
+            message = AIMessage(content="", tool_calls=[call])
+        else:
+            content = str(results[-1].content)
+            # The first line inside the first excerpt (not a passage's heading).
+            line = _MARKED_LINE.search(content, max(0, content.find("<excerpt")))
+            text = f"{line['text']} {line['mark']}" if line else "I don't know."
+            message = AIMessage(content=text)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+_MARKED_LINE = re.compile(r"^(?P<mark>\[\d\d:\d\d\]) (?P<text>[^<\n]+)$", re.M)
