@@ -445,7 +445,9 @@ def ask(
 
     SOURCES are video URLs or IDs, playlist URLs, transcript files, audio or
     video files, or folders; those not indexed yet are indexed first. The
-    index's other videos stay indexed.
+    index's other videos stay indexed. The answer is printed as it is written,
+    then its sources: the [mm:ss] moments it cites, each checked to lie in a
+    passage the LLM was given (the passages, when it cites none).
     """
     from ytqa.rag import build_rag_chain
 
@@ -531,9 +533,10 @@ def chat(
 
     Follow-up questions ("what came next?") are rewritten with the conversation
     into a standalone question before the transcripts are searched. Answers
-    stream as they are written and end with their sources. Type /help for the
-    commands; Ctrl-C stops an answer, Ctrl-D or exit leaves. SOURCES are read as
-    by ytqa ask.
+    stream as they are written and end with their sources. Commands: /sources
+    (of the last answer), /videos (in scope), /clear (forget the conversation),
+    /help. Ctrl-C stops an answer, Ctrl-D or exit leaves. The model and the
+    index stay loaded for the whole session. SOURCES are read as by ytqa ask.
     """
     from ytqa.conversation import build_chat_chain
     from ytqa.ingest import ingest_or_raise
