@@ -217,3 +217,21 @@ def test_tool_gives_moments_links_and_documents_to_an_agent(index: VideoIndex) -
 
     message = asyncio.run(call())
     assert [d.page_content for d in message.artifact] == [d.page_content for d in passages]
+
+
+def test_chat_chain_runs_asynchronously_too(index: VideoIndex) -> None:
+    rewritten = "Who kept the lens turning?"
+    passages = build_retriever(index=index, k=2).invoke(rewritten)
+    mark = marked_text(passages[0]).split("]", 1)[0] + "]"
+    llm = ScriptedChatModel(replies=[[rewritten], ["The ", f"keeper {mark}."]])
+    chat = build_chat_chain(index=index, llm=llm, k=2)
+    history = [("human", "Did lighthouses have keepers?"), ("ai", "Yes [01:39].")]
+
+    async def collect() -> list[dict[str, Any]]:
+        return [c async for c in chat.astream({"question": "Who did that?", "history": history})]
+
+    chunks = asyncio.run(collect())
+    assert chunks[0]["standalone_question"] == rewritten
+    assert [c["answer"] for c in chunks if "answer" in c] == ["The ", f"keeper {mark}."]
+    (source,) = chunks[-1]["sources"]
+    assert int(FILE_LINK.fullmatch(source.metadata["url"])[1]) == seconds(mark)  # type: ignore[index]

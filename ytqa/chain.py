@@ -354,6 +354,8 @@ def build_chain(
     ``{"query", "result", "source_documents"}``: the answer, which cites moments as
     ``[mm:ss]``, and the chunks it was given (see :class:`~ytqa.retrieval.VideoRetriever`
     for their metadata; :func:`format_sources` renders them).
+    ``ytqa.citations.cite_moments(out["result"], out["source_documents"])`` gives the
+    moments the answer cites; :func:`ytqa.build_rag_chain` returns them as ``sources``.
 
     Args:
         videos, retriever_options: As for :func:`ytqa.build_retriever` (``model``,

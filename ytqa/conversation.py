@@ -98,10 +98,9 @@ def build_chat_chain(
     Output, as :func:`ytqa.build_rag_chain`'s plus ``standalone_question`` and
     ``history``: ``{"question", "history", "standalone_question", "context",
     "answer", "sources"}``; ``stream``/``astream`` yield the answer token by token.
-    The chain keeps no state: append each question and answer to the history
-    yourself, or wrap the chain in ``RunnableWithMessageHistory``
-    (``input_messages_key="question"``, ``history_messages_key="history"``,
-    ``output_messages_key="answer"``).
+    The chain keeps no state: append each question and its answer to the history
+    yourself, as ``ytqa chat`` does (LangChain's ``RunnableWithMessageHistory`` is
+    deprecated in favour of LangGraph's persistence).
 
     Arguments are those of :func:`ytqa.build_rag_chain`, and *rewrite_prompt* (a chat
     prompt with ``{history}`` messages and ``{question}``). Raises as
