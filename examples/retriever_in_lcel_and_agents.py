@@ -1,11 +1,12 @@
-"""Use ytqa's retriever inside your own LangChain app: an LCEL chain and an agent tool.
+"""ytqa in your own LangChain app: the retrieval tool, the LCEL chain, and an agent.
 
     python examples/retriever_in_lcel_and_agents.py --llm hf:/path/to/model.gguf
     python examples/retriever_in_lcel_and_agents.py --agent-llm openai:gpt-4o-mini
 
-The retriever is a standard LangChain ``BaseRetriever``: compose it with ``|``,
-or wrap it with ``create_retriever_tool`` for an agent (which needs a chat model
-that calls tools).
+``build_tool`` is a retrieval tool for ``langchain.agents.create_agent`` (content:
+each passage under its [mm:ss] moment and link; artifact: the passages);
+``build_rag_chain`` is ytqa's question answering as ``langchain-core`` runnables,
+streamed here token by token. The agent needs a chat model that calls tools.
 """
 
 from __future__ import annotations
@@ -14,28 +15,13 @@ import argparse
 from pathlib import Path
 
 from langchain_core.documents import Document
-from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompts import PromptTemplate
-from langchain_core.runnables import RunnableLambda, RunnablePassthrough
-from langchain_core.tools import create_retriever_tool
 
-from ytqa import build_retriever, resolve_llm
+from ytqa import build_rag_chain, build_tool, resolve_llm
+from ytqa.chain import SYSTEM_INSTRUCTIONS, format_sources
+from ytqa.citations import cite_moments
 
 EXAMPLE = Path(__file__).with_name("lighthouse-talk.srt")
 QUESTION = "How far could a first-order lens throw its beam?"
-
-PROMPT = PromptTemplate.from_template(
-    "Answer from the video excerpts. Cite the moment as [mm:ss].\n\n"
-    "{context}\n\nQuestion: {question}\nAnswer:"
-)
-
-# How the tool shows each passage to the agent: its moment, title and link, then
-# the text (the metadata keys are those of ytqa's retriever, see docs/python-api.md).
-PASSAGE = PromptTemplate.from_template("[{timestamp}] {title} — {url}\n{page_content}")
-
-
-def as_context(documents: list[Document]) -> str:
-    return "\n".join(f"[{d.metadata['timestamp']}] {d.page_content}" for d in documents)
 
 
 def local_llm_options(args: argparse.Namespace) -> dict[str, int]:
@@ -52,34 +38,33 @@ def main() -> None:
                         help="answer length limit of a local hf: model (default 256)")
     args = parser.parse_args()
 
-    retriever = build_retriever([str(EXAMPLE)], k=2)
-
-    # 1. As a tool: what an agent would call, invoked directly here.
-    tool = create_retriever_tool(
-        retriever,
-        name="search_video",
-        description="Search the lighthouse talk; returns passages, each under its "
-        "[mm:ss] moment and a link that opens the video there.",
-        document_prompt=PASSAGE,
-    )
+    # 1. The tool, invoked directly here: what an agent reads.
+    tool = build_tool([str(EXAMPLE)], k=2)
     print("Tool output:\n" + str(tool.invoke({"query": args.question})))
 
-    # 2. In an LCEL chain: retriever -> prompt -> LLM -> text.
-    chain = (
-        {"context": retriever | RunnableLambda(as_context), "question": RunnablePassthrough()}
-        | PROMPT
-        | resolve_llm(args.llm, **local_llm_options(args))
-        | StrOutputParser()
-    )
-    print("\nLCEL answer:", chain.invoke(args.question).strip())
+    # 2. The LCEL chain, streamed: the answer as it is written, then the moments it cites.
+    chain = build_rag_chain([str(EXAMPLE)], llm=args.llm, llm_options=local_llm_options(args),
+                            k=2)
+    print("\nLCEL answer: ", end="", flush=True)
+    sources: list[Document] = []
+    for chunk in chain.stream(args.question):
+        print(chunk.get("answer", ""), end="", flush=True)
+        sources = chunk.get("sources", sources)
+    print("\nSources:\n" + "\n".join(format_sources(sources)))
 
-    # 3. In an agent, given a chat model that calls tools.
+    # 3. An agent, given a chat model that calls tools; its answer's [mm:ss] marks are
+    # checked against the passages the tool returned (the tool messages' artifacts).
     if args.agent_llm:
         from langchain.agents import create_agent
 
-        agent = create_agent(resolve_llm(args.agent_llm), tools=[tool])
+        agent = create_agent(resolve_llm(args.agent_llm), tools=[tool],
+                             system_prompt=SYSTEM_INSTRUCTIONS)
         state = agent.invoke({"messages": [{"role": "user", "content": args.question}]})
-        print("\nAgent answer:", state["messages"][-1].content)
+        passages = [doc for message in state["messages"] if message.type == "tool"
+                    for doc in message.artifact]
+        answer = state["messages"][-1].text
+        print("\nAgent answer:", answer)
+        print("Agent sources:\n" + "\n".join(format_sources(cite_moments(answer, passages))))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from ytqa import (
     format_timestamp,
 )
 from ytqa.chain import DEFAULT_PROMPT, SYSTEM_INSTRUCTIONS, format_sources
+from ytqa.citations import marked_text
 from ytqa.index import VideoIndex
 
 BEES = "honeybees01"
@@ -188,7 +189,20 @@ def test_excerpts_with_titles_and_timestamps_reach_the_prompt(
     assert [(title, start) for title, start, _ in excerpts] == [
         (doc.metadata["title"], format_timestamp(doc.metadata["cited_start"])) for doc in sources
     ]
-    assert [text for _, _, text in excerpts] == [doc.page_content for doc in sources]
+    for (_, _, text), doc in zip(excerpts, sources, strict=True):
+        # Each line of an excerpt opens with the moment it is said (the chunk it
+        # comes from), inside the passage, in order: the model can cite the second.
+        lines = [re.fullmatch(r"\[((?:\d:)?\d\d:\d\d)\] (.+)", line) for line in text.split("\n")]
+        assert all(lines), text
+        assert " ".join(line[2] for line in lines if line) == doc.page_content
+        seconds = [
+            sum(int(part) * 60**power for power, part in enumerate(reversed(line[1].split(":"))))
+            for line in lines
+            if line
+        ]
+        assert seconds == sorted(set(seconds))
+        assert doc.metadata["start"] - 1 <= seconds[0] and seconds[-1] <= doc.metadata["end"]
+    assert len(excerpts[0][2].split("\n")) > 1  # a passage with neighbours: several lines
     assert sources[0].metadata["video_id"] == BEES
 
 
@@ -264,7 +278,7 @@ def test_map_reduce_maps_each_excerpt_then_answers_from_the_notes(index: VideoIn
     assert len(llm.calls) == len(sources) + 1  # one map call per excerpt, one reduce
     for call, doc in zip(llm.calls[:-1], sources, strict=True):
         (excerpt,) = _excerpts(_prompt_text(call))  # each map step sees one excerpt
-        assert excerpt == (doc.metadata["title"], doc.metadata["timestamp"], doc.page_content)
+        assert excerpt == (doc.metadata["title"], doc.metadata["timestamp"], marked_text(doc))
     final = _excerpts(_prompt_text(llm.calls[-1]))
     # The reduce step sees the notes, each under its source's title and moment.
     assert final == [

@@ -134,6 +134,10 @@ def test_ask_prints_answer_and_sources_without_controls(
     assert result.exit_code == 0, result.output
     assert_safe(result.output)
     assert "was Fresnel's idea [link=x]y[/link]." in result.output
+    # The answer streams a character at a time: escape sequences cut between pieces
+    # are still removed whole, leaving nothing of them on screen.
+    assert "The lens [00:00]  was Fresnel's" in result.output
+    assert "owned" not in result.output and "[2J" not in result.output
     sources = result.output.split("Sources:\n", 1)[1]
     assert "[bold]loud[/bold]" in sources
 

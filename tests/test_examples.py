@@ -64,21 +64,38 @@ def test_quickstart_retrieves_and_answers_with_sources(
     assert sources and all(FILE_LINK.search(line) for line in sources)
 
 
-def test_retriever_works_as_a_tool_and_in_lcel(
+def test_tool_lcel_chain_and_agent_cite_moments(
     minilm: Path, gemma_llm: str, run_example: Runner
 ) -> None:
-    output = run_example("retriever_in_lcel_and_agents.py", "--max-new-tokens", "12", llm=gemma_llm)
+    # The agent's model is the one stand-in: a scripted tool-calling model (the small
+    # local LLM calls no tools) that searches with the question and quotes the first
+    # marked line the tool returns, citing its mark.
+    output = run_example("retriever_in_lcel_and_agents.py", "--max-new-tokens", "12",
+                         "--agent-llm", "py:tests.scripted_llm:QuotingAgentModel", llm=gemma_llm)
 
-    tool_output, _, lcel = output.partition("\nLCEL answer:")
+    tool_output, _, rest = output.partition("\nLCEL answer: ")
+    lcel, _, agent = rest.partition("\nAgent answer: ")
     assert "twenty nautical miles" in tool_output
-    # What the agent reads: each passage under its [mm:ss] moment and link.
+    # What the agent reads: each passage under its [mm:ss] moment and link, then the
+    # passage fenced, each line marked with its moment.
     passages = tool_output.split("Tool output:\n", 1)[1].strip().split("\n\n")
     assert len(passages) == 2
     for passage in passages:
         moment, text = passage.split("\n", 1)
         assert re.fullmatch(r"\[\d\d:\d\d\] lighthouse-talk — " + FILE_LINK.pattern, moment)
-        assert text.strip()
-    assert lcel.strip()
+        lines = text.split("\n")
+        assert lines[0].startswith('<excerpt video="lighthouse-talk"') and lines[-1] == "</excerpt>"
+        assert all(re.match(r"\[\d\d:\d\d\] \S", line) for line in lines[1:-1])
+    answer, _, sources = lcel.partition("\nSources:\n")
+    assert answer.strip()
+    assert sources.strip() and all(FILE_LINK.search(line) for line in sources.strip().splitlines())
+    # The agent cited the moment of a line it read; its source opens the talk there.
+    said, _, cited = agent.partition("\nAgent sources:\n")
+    mark = re.search(r"\[(\d\d):(\d\d)\]$", said.strip())
+    assert mark is not None and said.strip()[: -len(mark[0])].strip() in tool_output
+    (line,) = cited.strip().splitlines()
+    assert line.startswith(f"[{mark[1]}:{mark[2]}] lighthouse-talk — ")
+    assert line.endswith(f"#t={int(mark[1]) * 60 + int(mark[2])}")
 
 
 @pytest.mark.skipif(shutil.which("chroma") is None, reason="the chroma command is not installed")

@@ -185,6 +185,11 @@ class _RecordingLLM(FakeListChatModel):
         self.prompts.append("\n".join(str(message.content) for message in messages))
         return super()._call(messages, *args, **kwargs)
 
+    def _stream(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
+        # ytqa's chains stream the answer (ytqa ask prints it as it comes).
+        self.prompts.append("\n".join(str(message.content) for message in messages))
+        return super()._stream(messages, *args, **kwargs)
+
 
 @pytest.fixture
 def recording_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[_RecordingLLM]:

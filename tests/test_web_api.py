@@ -442,7 +442,8 @@ def test_ask_streams_tokens_then_sources(
     serve: Callable[..., TestClient], index: VideoIndex
 ) -> None:
     index.add(BEES)
-    answer = "Varroa mites spread deadly viruses [00:18], and pesticides confuse bees [00:12]."
+    answer = ("Varroa mites spread deadly viruses [00:18], and pesticides confuse bees [00:12]"
+              " (not [42:00]).")
     client = serve(llm=GenericFakeChatModel(messages=iter([AIMessage(answer)])))
     events = ask(client, question="What do varroa mites do?", k=2)
     names = [name for name, _ in events]
@@ -453,6 +454,12 @@ def test_ask_streams_tokens_then_sources(
     sources = events[-2][1]["sources"]
     assert sources and all(s["video_id"] == "honeybees01" for s in sources)
     assert {"text", "start", "end", "url", "score", "timestamp"} <= sources[0].keys()
+    # The sources are the moments the answer cites, linked at that second; the
+    # invented [42:00] lies in no passage given and is dropped.
+    assert [(s["timestamp"], s["url"]) for s in sources] == [
+        ("00:18", "https://www.youtube.com/watch?v=honeybees01&t=18s"),
+        ("00:12", "https://www.youtube.com/watch?v=honeybees01&t=12s"),
+    ]
 
 
 def test_ask_sends_the_chains_own_prompt(

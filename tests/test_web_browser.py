@@ -113,7 +113,7 @@ def test_the_page_plays_the_cited_moment(
     talk.write_text(srt(KEEPER_LINES), encoding="utf-8")
     clip = make_webm(tmp_path / "keeper.webm", 24)
     llm = GenericFakeChatModel(messages=iter([
-        AIMessage("Every evening the keeper lit the lamp by hand [00:12]."),
+        AIMessage("Every evening the keeper lit the lamp by hand [00:12], not at [09:59]."),
         AIMessage("The farmers move uphill when the river floods [00:06]."),
         AIMessage("The bridge budget was approved [03:00]."),
     ]))
@@ -165,9 +165,13 @@ def test_the_page_plays_the_cited_moment(
 
         # Ask; the answer streams in; its citation is a button; press it with the keyboard.
         ask(page, "Lighthouse keeper", "When is the lamp lit?")
-        cite = page.get_by_role("button", name="Play at 00:12")
+        cite = page.locator("#answer").get_by_role("button", name="Play at 00:12")
         cite.wait_for(timeout=60_000)
-        assert page.locator("#passages li").count() >= 1
+        # The sources listed are the moment the answer cites.
+        assert page.locator("#passages").get_by_role("button", name="Play at 00:12").count() == 1
+        # A mark that no passage holds (the model invented it) stays text, unlinked.
+        assert "not at [09:59]" in page.locator("#answer").inner_text()
+        assert page.get_by_role("button", name="Play at 09:59").count() == 0
         cite.focus()
         page.keyboard.press("Enter")
         current = wait_for(page, """() => {
@@ -186,7 +190,7 @@ def test_the_page_plays_the_cited_moment(
 
         # A YouTube video: with the IFrame API unreachable, the page still works...
         ask(page, HOSTILE, "What do the farmers do?")
-        page.get_by_role("button", name="Play at 00:06").click()
+        page.locator("#answer").get_by_role("button", name="Play at 00:06").click()
         fallback = page.locator("#player a.watch-link")
         fallback.wait_for(timeout=30_000)
         assert fallback.get_attribute("href") == (
@@ -197,7 +201,7 @@ def test_the_page_plays_the_cited_moment(
         assert "<script>alert('transcript')</script>" in first_line
         # ...and with it, the page's own player code seeks the YouTube player.
         youtube["reachable"] = True
-        page.get_by_role("button", name="Play at 00:06").click()
+        page.locator("#answer").get_by_role("button", name="Play at 00:06").click()
         calls = wait_for(page, """() => window.__yt && window.__yt.time !== null
             ? window.__yt.calls : null""")
         assert calls[0] == ["new", "hostile0001", 6]
@@ -206,7 +210,7 @@ def test_the_page_plays_the_cited_moment(
 
         # A transcript with no media: the transcript scrolls to the cited line.
         ask(page, "Committee minutes", "Was the bridge budget approved?")
-        page.get_by_role("button", name="Play at 03:00").click()
+        page.locator("#answer").get_by_role("button", name="Play at 03:00").click()
         page.locator("#transcript li.current", has_text="Note 30").wait_for(timeout=30_000)
         assert page.locator("#player", has_text="No video or audio file").count() == 1
         visible = page.evaluate("""() => {

@@ -68,10 +68,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ytqa.chain import build_chain
     from ytqa.chunking import chunk_transcript
     from ytqa.compare import compare_models
+    from ytqa.conversation import build_chat_chain
     from ytqa.evaluation import evaluate
     from ytqa.index import IngestReport, VideoIndex, check_index, repair_index
     from ytqa.llm import resolve_llm
     from ytqa.loader import YouTubeTranscriptLoader
+    from ytqa.rag import build_rag_chain, build_tool
     from ytqa.retrieval import build_retriever
 
     __version__: str
@@ -86,6 +88,9 @@ _LAZY: dict[str, str] = {
     "VideoIndex": "ytqa.index",
     "IngestReport": "ytqa.index",
     "build_chain": "ytqa.chain",
+    "build_chat_chain": "ytqa.conversation",
+    "build_rag_chain": "ytqa.rag",
+    "build_tool": "ytqa.rag",
     "build_retriever": "ytqa.retrieval",
     "evaluate": "ytqa.evaluation",
     "resolve_llm": "ytqa.llm",
@@ -134,7 +139,10 @@ __all__ = [
     "YtqaError",
     "__version__",
     "build_chain",
+    "build_chat_chain",
+    "build_rag_chain",
     "build_retriever",
+    "build_tool",
     "check_index",
     "chunk_transcript",
     "compare_models",

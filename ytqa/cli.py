@@ -1,4 +1,5 @@
-"""The ``ytqa`` command: ask, search, ingest, list, remove, models, eval, reindex, doctor, compare.
+"""The ``ytqa`` command: ask, chat, search, ingest, list, remove, models, eval, reindex,
+doctor, compare.
 
 The command is a thin layer over the library: every command calls public
 ytqa functions and only formats their results. Heavy libraries load inside the
@@ -7,10 +8,11 @@ commands, so ``ytqa --help`` starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +20,7 @@ import click
 
 from ytqa.embeddings import DEFAULT_MODEL, EMBEDDING_MODELS, is_available_locally
 from ytqa.errors import IndexCorruptError, YtqaError
-from ytqa.terminal import cli_message, configure_logging, printable, to_json
+from ytqa.terminal import PrintableStream, cli_message, configure_logging, printable, to_json
 from ytqa.terminal import one_line as _one_line
 
 if TYPE_CHECKING:
@@ -251,6 +253,35 @@ class _SpeechProgress:
         return SpeechToText(asr, model=asr_model, progress=self)  # type: ignore[arg-type]
 
 
+def answer_options(f: F) -> F:
+    """The options of commands that answer with an LLM: ``--llm``, ``-o``, ``-k``."""
+    options = [
+        click.option(
+            "--llm",
+            envvar="YTQA_LLM",
+            show_envvar=True,
+            help="LLM: 'provider:model' (e.g. openai:gpt-4o-mini, ollama:llama3.2), "
+            "'hf:<model id or path>', or 'py:module:attribute' (a model of your own "
+            "code) [default: a small local model].",
+        ),
+        click.option(
+            "-o",
+            "--llm-option",
+            "llm_options",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="An option of the LLM (repeatable), e.g. -o max_new_tokens=64 or "
+            "-o temperature=0 for local hf: models, -o base_url=http://host:11434 for "
+            "providers.",
+        ),
+        click.option("-k", "k", type=click.IntRange(1, 50), default=4, show_default=True,
+                     help="Number of transcript passages given to the LLM."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
 
@@ -390,24 +421,7 @@ def _document_json(document: Document) -> dict[str, Any]:
 @click.argument("sources", nargs=-1, required=False)
 @click.argument("question")
 @model_option
-@click.option(
-    "--llm",
-    envvar="YTQA_LLM",
-    show_envvar=True,
-    help="LLM: 'provider:model' (e.g. openai:gpt-4o-mini, ollama:llama3.2) or "
-    "'hf:<model id or path>' [default: a small local model].",
-)
-@click.option(
-    "-o",
-    "--llm-option",
-    "llm_options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="An option of the LLM (repeatable), e.g. -o max_new_tokens=64 or -o temperature=0 "
-    "for local hf: models, -o base_url=http://host:11434 for providers.",
-)
-@click.option("-k", "k", type=click.IntRange(1, 50), default=4, show_default=True,
-              help="Number of transcript passages given to the LLM.")
+@answer_options
 @server_option
 @fetch_options
 @json_option
@@ -431,14 +445,16 @@ def ask(
 
     SOURCES are video URLs or IDs, playlist URLs, transcript files, audio or
     video files, or folders; those not indexed yet are indexed first. The
-    index's other videos stay indexed.
+    index's other videos stay indexed. The answer is printed as it is written,
+    then its sources: the [mm:ss] moments it cites, each checked to lie in a
+    passage the LLM was given (the passages, when it cites none).
     """
-    from ytqa.chain import build_chain
+    from ytqa.rag import build_rag_chain
 
     # The LLM loads once the sources are indexed: a source that cannot be had
     # (YouTube unreachable, a bad file) is reported before a minute of loading.
     with _SpeechProgress(not as_json) as speech:
-        chain = build_chain(
+        chain = build_rag_chain(
             list(sources) or None,
             model=model,
             llm=llm,
@@ -447,17 +463,181 @@ def ask(
             index=_open_index(model, chroma_server),
             fetch=_fetch(languages, translate_to, proxy, captions, speech.settings(asr, asr_model)),
         )
-    result = chain.invoke({"query": question})
-    documents = result.get("source_documents", [])
     if as_json:
-        _echo_json({"question": question, "answer": result["result"],
-                    "sources": [_document_json(d) for d in documents]})
+        result = chain.invoke(question)
+        _echo_json({"question": question, "answer": result["answer"],
+                    "sources": [_document_json(d) for d in result["sources"]],
+                    "context": [_document_json(d) for d in result["context"]]})
         return
-    console = _console()
-    console.print(printable(result["result"]).strip())
+    sources_cited = _stream_answer(chain.stream(question))
+    _print_answer_sources(sources_cited)
+
+
+def _stream_answer(chunks: Iterable[dict[str, Any]]) -> list[Document]:
+    """Print the answer of a ytqa chain's stream as it comes; return its sources."""
+    stream = PrintableStream()
+    sources: list[Document] = []
+    started = False
+    try:
+        for chunk in chunks:
+            piece = stream.feed(chunk.get("answer", ""))
+            if not started:  # models often open with blank lines
+                piece = piece.lstrip()
+                started = bool(piece)
+            if piece:
+                click.echo(piece, nl=False)
+            sources = chunk.get("sources", sources)
+    finally:
+        click.echo(stream.flush().rstrip() if started else "")
+    return sources
+
+
+def _print_answer_sources(documents: Sequence[Document]) -> None:
     if documents:
+        console = _console()
         console.print("\nSources:")
         _print_sources(console, documents)
+
+
+CHAT_COMMANDS = {
+    "/sources": "the sources of the last answer",
+    "/videos": "the videos this chat answers from",
+    "/clear": "forget the conversation (the next question starts afresh)",
+    "/help": "this list",
+    "exit": "leave (also /exit, quit, Ctrl-D); Ctrl-C stops an answer",
+}
+"""What ``ytqa chat`` understands besides questions."""
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=False)
+@model_option
+@answer_options
+@server_option
+@fetch_options
+def chat(
+    sources: tuple[str, ...],
+    model: str,
+    llm: str | None,
+    llm_options: tuple[str, ...],
+    k: int,
+    chroma_server: str | None,
+    languages: tuple[str, ...],
+    translate_to: str | None,
+    proxy: str | None,
+    asr: str,
+    asr_model: str | None,
+    captions: str,
+) -> None:
+    """Talk with the videos SOURCES (or everything indexed): ask, then follow up.
+
+    Follow-up questions ("what came next?") are rewritten with the conversation
+    into a standalone question before the transcripts are searched. Answers
+    stream as they are written and end with their sources. Commands: /sources
+    (of the last answer), /videos (in scope), /clear (forget the conversation),
+    /help. Ctrl-C stops an answer, Ctrl-D or exit leaves. The model and the
+    index stay loaded for the whole session. SOURCES are read as by ytqa ask.
+    """
+    from ytqa.conversation import build_chat_chain
+    from ytqa.ingest import ingest_or_raise
+
+    index = _open_index(model, chroma_server)
+    with _SpeechProgress(True) as speech:
+        fetch = _fetch(languages, translate_to, proxy, captions, speech.settings(asr, asr_model))
+        scope = ingest_or_raise(index, list(sources), fetch) if sources else None
+    click.echo("Loading the LLM ...", err=True)
+    chain = build_chat_chain(
+        None, model=model, llm=llm, llm_options=_parse_llm_options(llm_options), k=k,
+        index=index, video_ids=scope,
+    )
+    _Chat(chain, index, scope, debug=_debug_requested(click.get_current_context())).run()
+
+
+class _Chat:
+    """The session of ``ytqa chat``: the history, the last sources, the commands."""
+
+    def __init__(
+        self, chain: Any, index: VideoIndex, scope: list[str] | None, *, debug: bool
+    ) -> None:
+        self.chain = chain
+        self.index = index
+        self.scope = scope
+        self.debug = debug
+        self.history: list[tuple[str, str]] = []
+        self.sources: list[Document] = []
+
+    def run(self) -> None:
+        if sys.stdin.isatty():
+            with contextlib.suppress(ImportError):  # line editing where the platform has it
+                import readline  # noqa: F401
+        videos = len(self._videos())
+        click.echo(f"ytqa chat: {_count(videos, 'video')}. Ask a question; /help for the "
+                   "commands, Ctrl-D or exit to leave.", err=True)
+        while True:
+            try:
+                line = input("> ")
+            except EOFError:
+                click.echo()
+                return
+            except KeyboardInterrupt:  # at the prompt: a fresh line, as in a shell
+                click.echo()
+                continue
+            text = line.strip()
+            if text.lower() in ("exit", "quit", "/exit", "/quit"):
+                return
+            if text.startswith("/"):
+                self.command(text)
+            elif text:
+                self.ask(text)
+
+    def command(self, text: str) -> None:
+        name = text.split()[0].lower()
+        if name == "/sources":
+            if self.sources:
+                _print_sources(_console(), self.sources)
+            else:
+                click.echo("No answer yet.")
+        elif name == "/videos":
+            for record in self._videos():
+                click.echo(f"{record.video_id}  {_one_line(record.title or '')}")
+        elif name == "/clear":
+            self.history.clear()
+            self.sources = []
+            click.echo("The conversation is cleared.")
+        else:
+            if name != "/help":
+                click.echo(f"Unknown command {_one_line(name)}.")
+            for command, meaning in CHAT_COMMANDS.items():
+                click.echo(f"  {command:<9} {meaning}")
+
+    def ask(self, question: str) -> None:
+        answer: list[str] = []
+
+        def chunks() -> Iterator[dict[str, Any]]:
+            for chunk in self.chain.stream({"question": question, "history": self.history}):
+                answer.append(chunk.get("answer", ""))
+                yield chunk
+
+        try:
+            sources = _stream_answer(chunks())
+        except KeyboardInterrupt:
+            click.echo("[stopped]")
+            return
+        except Exception as error:  # the session goes on: one line, as the group says it
+            if self.debug:
+                raise
+            message = cli_message(error) if isinstance(error, YtqaError) else _one_line(error)
+            click.echo(f"Error: {message}", err=True)
+            return
+        self.history += [("human", question), ("ai", "".join(answer))]
+        self.sources = sources
+        _print_answer_sources(sources)
+
+    def _videos(self) -> list[Any]:
+        records = self.index.videos()
+        if self.scope is None:
+            return list(records)
+        return [record for record in records if record.video_id in self.scope]
 
 
 @cli.command()

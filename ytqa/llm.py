@@ -18,6 +18,11 @@
   GGUF weights are de-quantized by transformers (``pip install "ytqa[gguf]"``
   brings ``gguf`` and ``accelerate``). Models whose tokenizer has a chat template
   are wrapped in ``ChatHuggingFace`` so that the template is used;
+* ``"py:package.module:attribute"`` — a model of your own code: the attribute is a
+  LangChain model, or a callable (a class, a factory) that returns one when called
+  with the options (``ytqa ask --llm py:mypkg.models:make -o temperature=0``); the
+  module is imported from ``sys.path``, so this is how a command is given a model
+  that no ``provider:model`` names (a gateway client, a scripted model for tests);
 * ``None`` — ``$YTQA_LLM`` if set, else :data:`DEFAULT_LLM`, a small local
   instruct model, so that answers need no API key.
 
@@ -66,6 +71,7 @@ DEFAULT_MAX_NEW_TOKENS = 256
 """Tokens a local ``hf:`` model may generate per answer unless told otherwise."""
 
 HF_PREFIX = "hf:"
+PY_PREFIX = "py:"
 GGUF_SEPARATOR = "::"
 
 _ALTERNATIVES = (
@@ -123,6 +129,8 @@ def resolve_llm(
         raise LLMConfigurationError(f"llm= is an empty string. {_ALTERNATIVES}")
     if spec.startswith(HF_PREFIX):
         return _load_hf_cached(spec, options, is_default=is_default)
+    if spec.startswith(PY_PREFIX):
+        return _import_model(spec, options)
     return _init_provider_model(spec, options)
 
 
@@ -191,6 +199,43 @@ def _creation_error(spec: str, exc: Exception) -> LLMConfigurationError:
         f"Could not create the LLM {spec!r}: {exc}. Check the model name, the "
         "provider's API key (e.g. OPENAI_API_KEY) and the options passed."
     )
+
+
+# --- "py:module:attribute", a model of the user's own code -------------------------
+
+
+def _import_model(spec: str, options: dict[str, Any]) -> BaseLanguageModel[Any]:
+    module_name, sep, attribute = spec[len(PY_PREFIX) :].partition(":")
+    if not sep or not module_name or not attribute:
+        raise LLMConfigurationError(
+            f"llm={spec!r} must name a module and an attribute, as "
+            "'py:package.module:attribute'."
+        )
+    try:
+        value: Any = importlib.import_module(module_name)
+        for name in attribute.split("."):
+            value = getattr(value, name)
+    except (ImportError, AttributeError) as exc:
+        raise LLMConfigurationError(
+            f"llm={spec!r} cannot be imported ({exc}): check the module name, that it "
+            "is on the Python path (PYTHONPATH), and the attribute."
+        ) from exc
+    if isinstance(value, BaseLanguageModel):
+        return resolve_llm(value, **options)
+    if not callable(value):
+        raise LLMConfigurationError(
+            f"llm={spec!r} is a {type(value).__name__}: name a LangChain model or a "
+            "callable that returns one."
+        )
+    try:
+        model = value(**options)
+    except Exception as exc:
+        raise _creation_error(spec, exc) from exc
+    if not isinstance(model, BaseLanguageModel):
+        raise LLMConfigurationError(
+            f"llm={spec!r} returned a {type(model).__name__}, not a LangChain model."
+        )
+    return model
 
 
 # --- "hf:" local Hugging Face models -------------------------------------------

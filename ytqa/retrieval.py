@@ -13,6 +13,7 @@ neighbours and cites it a little before the match.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field, model_validator
 
+from ytqa.citations import PART_STARTS
 from ytqa.embeddings import DEFAULT_MODEL, resolve_preset
 from ytqa.errors import ChainConfigurationError, VideoIndexError
 from ytqa.index import VideoIndex, chunk_id, chunk_key
@@ -222,8 +224,16 @@ class VideoRetriever(BaseRetriever):
     ) -> Document:
         metadata = {**match.metadata, "score": float(score)}
         text = match.page_content
+        if isinstance(match.metadata.get("start"), (int, float)):
+            metadata[PART_STARTS] = [[0, float(match.metadata["start"])]]
         if len(neighbours) > 1:
-            text = _join_texts([neighbour_text for neighbour_text, _ in neighbours])
+            text, offsets = _join_texts([neighbour_text for neighbour_text, _ in neighbours])
+            # Where each chunk begins, so that prompts mark every line with its moment.
+            metadata[PART_STARTS] = [
+                [offset, float(meta["start"])]
+                for offset, (_, meta) in zip(offsets, neighbours, strict=True)
+                if offset is not None
+            ]
             # The words that matched, for displays too small for the whole passage.
             metadata["matched_text"] = match.page_content
             metadata["start"] = min(float(meta["start"]) for _, meta in neighbours)
@@ -292,9 +302,11 @@ def _with_citation(document: Document) -> Document:
     return Document(page_content=document.page_content, metadata=metadata, id=document.id)
 
 
-def _join_texts(texts: list[str]) -> str:
-    """Join consecutive chunk texts, dropping the words a chunk repeats from the one before."""
+def _join_texts(texts: list[str]) -> tuple[str, list[int | None]]:
+    """Join consecutive chunk texts, dropping the words a chunk repeats from the one before;
+    also return where each text's first new word lands (None: it added none)."""
     words: list[str] = []
+    firsts: list[int | None] = []
     for text in texts:
         new = text.split()
         # Chunks may overlap by whole cues: find the longest repeated run (bounded).
@@ -306,8 +318,10 @@ def _join_texts(texts: list[str]) -> str:
             ),
             0,
         )
+        firsts.append(len(words) if new[repeated:] else None)
         words.extend(new[repeated:])
-    return " ".join(words)
+    offsets = list(itertools.accumulate((len(word) + 1 for word in words), initial=0))
+    return " ".join(words), [None if f is None else offsets[f] for f in firsts]
 
 
 def _check_window(window: Any, cite_lead: Any) -> None:

@@ -22,7 +22,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cli_message", "configure_logging", "one_line", "printable", "to_json"]
+__all__ = [
+    "PrintableStream",
+    "cli_message",
+    "configure_logging",
+    "one_line",
+    "printable",
+    "to_json",
+]
 
 # Whole escape sequences first, so that no visible remainder ("[2J") is left.
 _ESCAPE_SEQUENCE = re.compile(
@@ -51,6 +58,52 @@ def printable(text: object) -> str:
     the window title or reorder what is shown."""
     cleaned = _LINE_BREAK.sub("\n", str(text))
     return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", cleaned))
+
+
+# The end of streamed text that may be the start of an escape sequence (or of a CR LF)
+# cut between two tokens: held back until the next token says what it is.
+_UNFINISHED = re.compile(
+    r"""
+    (?: \x1b\[[0-?]*[ -/]*                  # CSI without its final byte
+      | \x1b[\]PX^_][^\x07\x1b\x9c]*         # a string not yet terminated
+      | \x1b[ -/]*                         # a lone ESC, or with intermediates
+      | \x9b[0-?]*[ -/]*
+      | [\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*
+      | \r
+    )\Z
+    """,
+    re.VERBOSE,
+)
+_HOLD_LIMIT = 4096
+
+
+class PrintableStream:
+    """:func:`printable` for text that arrives in pieces (an answer streamed token by
+    token): an escape sequence cut between two pieces is removed whole, as
+    :func:`printable` removes it from the whole text.
+
+    >>> stream = PrintableStream()
+    >>> stream.feed("red \x1b[3") + stream.feed("1mtext") + stream.flush()
+    'red text'
+    """
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        """What of the text so far can be shown now."""
+        text = self._held + text
+        self._held = ""
+        starts = [text.rfind(mark) for mark in "\x1b\x9b\x90\x98\x9d\x9e\x9f\r"]
+        cut = max(starts)
+        if cut >= 0 and len(text) - cut <= _HOLD_LIMIT and _UNFINISHED.match(text, cut):
+            text, self._held = text[:cut], text[cut:]
+        return printable(text)
+
+    def flush(self) -> str:
+        """The rest, at the end of the text."""
+        text, self._held = self._held, ""
+        return printable(text)
 
 
 def one_line(text: object) -> str:

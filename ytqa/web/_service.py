@@ -29,6 +29,7 @@ from ytqa.web._media import find_media, is_upload, media_kind
 if TYPE_CHECKING:
     from langchain_core.documents import Document
     from langchain_core.language_models import BaseLanguageModel
+    from langchain_core.runnables import Runnable
 
     from ytqa.index import VideoIndex, VideoRecord
     from ytqa.ingest import FetchOptions
@@ -275,16 +276,19 @@ class Service:
             )
             yield "done", {"answer": None, "detail": detail}
             return
-        from ytqa.chain import DEFAULT_PROMPT, format_excerpts
+        from ytqa.citations import cite_moments
+        from ytqa.rag import answer_chain
 
-        messages = DEFAULT_PROMPT.format_messages(
-            context=format_excerpts(documents), question=question
-        )
+        # The answering step of ytqa.build_rag_chain (same prompt, marks and fences),
+        # streamed here so that the passages found above are the ones shown.
+        inputs = {"question": question, "context": documents}
         answer: list[str] = []
-        async for text in _stream_in_thread(self.llm, messages):
+        async for text in _stream_in_thread(answer_chain(self.llm), inputs):
             answer.append(text)
             yield "token", {"text": text}
-        yield "sources", sources
+        # The moments the answer cites, each checked to lie in a passage given.
+        cited = cite_moments("".join(answer), documents)
+        yield "sources", {"sources": [document_json(d) for d in cited]}
         yield "done", {"answer": "".join(answer)}
 
     def llm_name(self) -> str | None:
@@ -316,8 +320,8 @@ def _failure(label: str, error: YtqaError, item: Any = None) -> dict[str, Any]:
     }
 
 
-async def _stream_in_thread(llm: BaseLanguageModel[Any], messages: Any) -> AsyncIterator[str]:
-    """The text of ``llm.stream(messages)``, produced in a worker thread.
+async def _stream_in_thread(runnable: Runnable[Any, Any], inputs: Any) -> AsyncIterator[str]:
+    """The text of ``runnable.stream(inputs)``, produced in a worker thread.
 
     Every LangChain model has a synchronous ``stream`` (local transformers
     pipelines have no working ``astream``); a thread keeps the event loop free,
@@ -333,7 +337,7 @@ async def _stream_in_thread(llm: BaseLanguageModel[Any], messages: Any) -> Async
 
     def produce() -> None:
         try:
-            for chunk in llm.stream(messages):
+            for chunk in runnable.stream(inputs):
                 if stop.is_set():
                     break
                 text = chunk if isinstance(chunk, str) else str(chunk.text)

@@ -348,7 +348,8 @@ async function uploadFiles(event) {
 const BRACKETS = /\[([0-9:,;\s–-]+)\]/g;
 const STAMP = /\d{1,2}(?::\d{2}){1,2}/g;
 
-/** Render *text* into *container*, each [mm:ss] citation a button that plays that moment. */
+/** Render *text* into *container*, each [mm:ss] citation that a source of the answer
+ * holds a button that plays that moment (a mark no passage holds stays text). */
 export function renderAnswer(container, text) {
   container.replaceChildren();
   let last = 0;
@@ -358,7 +359,8 @@ export function renderAnswer(container, text) {
     container.append(text.slice(last, match.index), "[");
     stamps.forEach((stamp, position) => {
       if (position) container.append(", ");
-      container.append(citationButton(stamp, () => playCitation(stamp)));
+      const held = sourceFor(parseTime(stamp), stamp);
+      container.append(held ? citationButton(stamp, () => playCitation(stamp)) : stamp);
     });
     container.append("]");
     last = match.index + match[0].length;
@@ -373,13 +375,13 @@ function citationButton(stamp, action) {
 
 const citedAt = (source) => source.cited_start ?? source.start ?? 0;
 
-/** The passage a citation points into: same timestamp, else the span holding it, else nearest. */
+/** The source a citation points into: the one cited there, else the passage holding it.
+ * The server lists the moments the answer cites, each checked against the passages. */
 function sourceFor(seconds, stamp) {
   const sources = state.sources;
   return (
     sources.find((s) => s.timestamp === stamp) ||
     sources.find((s) => s.start - 1 <= seconds && seconds <= s.end + 1) ||
-    [...sources].sort((a, b) => Math.abs(citedAt(a) - seconds) - Math.abs(citedAt(b) - seconds))[0] ||
     null
   );
 }
