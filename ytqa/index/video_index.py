@@ -85,7 +85,7 @@ from langchain_core.embeddings import Embeddings
 
 from ytqa.chunking import CHUNKER_VERSION, ChunkSettings, chunk_settings
 from ytqa.config import index_dir
-from ytqa.embeddings import DEFAULT_MODEL, EmbeddingPreset, get_embeddings, resolve_preset
+from ytqa.embeddings import DEFAULT_MODEL, EmbeddingPreset, resolve_preset
 from ytqa.errors import IndexCorruptError, IndexModelMismatchError, VideoIndexError, YtqaError
 from ytqa.index import _client, _writes
 from ytqa.index import _manifest as manifest
@@ -452,9 +452,13 @@ class VideoIndex:
 
     @property
     def embeddings(self) -> Embeddings:
-        """The LangChain embeddings of this index (the preset's model, loaded on first use)."""
+        """The LangChain embeddings of this index: unless given, the preset's
+        :class:`~ytqa.preset_embeddings.PresetEmbeddings` (questions without torch; the
+        sentence-transformers model loads when documents are embedded)."""
         if self._embeddings is None:
-            self._embeddings = get_embeddings(
+            from ytqa.preset_embeddings import PresetEmbeddings
+
+            self._embeddings = PresetEmbeddings(
                 self._preset, device=self._device, batch_size=self._batch_size
             )
         return self._embeddings
