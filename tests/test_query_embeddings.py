@@ -108,19 +108,23 @@ def test_texts_past_the_window_are_cut_where_sentence_transformers_cuts(minilm: 
                         [exact, exact + "more"])
 
 
-def test_an_mpnet_model_without_normalisation_keeps_its_lengths(
+def test_an_mpnet_model_like_multi_qa_dot_keeps_its_lengths(
     mpnet: Path, tmp_path: Path
 ) -> None:
-    # multi-qa-mpnet-base-dot-v1 is MPNet with mean pooling and no Normalize module,
-    # searched by dot product; its weights are not packaged, so all-mpnet-base-v2
-    # stands in, reshaped the same way.
+    # multi-qa-mpnet-base-dot-v1 is MPNet with CLS pooling, no Normalize module and a
+    # 512-token window, searched by dot product; its weights are not packaged, so
+    # all-mpnet-base-v2 stands in, reshaped the same way.
     folder = model_copy(mpnet, tmp_path / "mpnet-dot")
     modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
     (folder / "modules.json").write_text(json.dumps(modules[:2]), encoding="utf-8")
-    preset = EmbeddingPreset("mpnet-dot", str(folder), 768, 384, "dot", False, "ip")
+    edit_json(folder / "1_Pooling" / "config.json", pooling_mode_mean_tokens=False,
+              pooling_mode_cls_token=True)
+    edit_json(folder / "sentence_bert_config.json", max_seq_length=512)
+    preset = EmbeddingPreset("mpnet-dot", str(folder), 768, 512, "dot", False, "ip")
 
     fast = PresetEmbeddings(preset)
     assert fast.fast_queries
+    assert load_query_encoder(str(folder)).window == 512
     assert_same_vectors(fast, get_embeddings(preset), TEXTS[:6] + TEXTS[-2:])
     assert np.linalg.norm(fast.embed_query("not a unit vector")) > 1.5
 
