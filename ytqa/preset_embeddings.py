@@ -19,16 +19,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
 from ytqa.embeddings import (
     DEFAULT_MODEL,
     EmbeddingPreset,
-    _looks_like_path,
     get_embeddings,
+    local_model_folder,
     model_location,
     resolve_preset,
 )
@@ -52,12 +51,13 @@ class PresetEmbeddings(Embeddings):
     sentence-transformers.
 
     ``embed_query`` runs the model's forward pass in numpy, reading the weights
-    and tokenizer of the folder that :func:`ytqa.embeddings.model_location`
-    finds (or the Hugging Face cache's copy); the vector is sentence-transformers'
-    own to float rounding (cosine similarity above 0.9999), and neither torch nor
-    sentence-transformers is imported. ``embed_documents`` goes through
-    :attr:`model`, the preset's :func:`~ytqa.get_embeddings` model, loaded on
-    the first call (``device``, ``batch_size``). Where the numpy encoder cannot
+    and tokenizer of the folder that :func:`ytqa.embeddings.local_model_folder`
+    finds (its own, ``YTQA_MODELS_DIR``, a package, the Hugging Face cache); the
+    vector is sentence-transformers' own to float rounding (cosine similarity
+    above 0.9999), and neither torch nor sentence-transformers is imported.
+    ``embed_documents`` goes through :attr:`model`, the preset's
+    :func:`~ytqa.get_embeddings` model, loaded on the first call (``device``,
+    ``batch_size``). Where the numpy encoder cannot
     reproduce the model exactly (an architecture other than BERT or MPNet, a
     pipeline other than Transformer, Pooling, Normalize, weights not in one
     float32 ``model.safetensors``, no ``tokenizer.json``, a model not on disk),
@@ -121,7 +121,7 @@ class PresetEmbeddings(Embeddings):
 
 def _encoder(preset: EmbeddingPreset) -> QueryEncoder | None:
     """The numpy encoder of *preset*'s model folder, or None (sentence-transformers embeds)."""
-    folder = _local_folder(preset)
+    folder = local_model_folder(preset)
     key = (preset, None if folder is None else str(folder))
     with _lock:
         if key in _encoders:
@@ -150,19 +150,3 @@ def _encoder(preset: EmbeddingPreset) -> QueryEncoder | None:
         _encoders[key] = encoder
         return encoder
 
-
-def _local_folder(preset: EmbeddingPreset) -> Path | None:
-    """The folder sentence-transformers loads *preset* from, when it is on disk."""
-    location = model_location(preset)
-    if Path(location).is_dir():
-        return Path(location)
-    if _looks_like_path(location):
-        return None
-    # A hub name: its snapshot in the Hugging Face cache, if modules.json was downloaded.
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        found: Any = try_to_load_from_cache(repo_id=location, filename="modules.json")
-    except Exception:  # invalid repository names and the like: not cached
-        return None
-    return Path(found).parent if isinstance(found, str) else None
