@@ -206,6 +206,7 @@ def test_other_models_fall_back_to_sentence_transformers(
         ("modules.json", None, "modules"),
         ("1_Pooling/config.json", {"pooling_mode_max_tokens": True}, "pooling"),
         ("tokenizer_config.json", {"do_lower_case": False}, "do_lower_case differs"),
+        ("config.json", {"num_attention_heads": None}, "not as expected"),
     ],
 )
 def test_the_encoder_refuses_what_it_cannot_reproduce(

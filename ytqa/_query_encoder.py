@@ -234,7 +234,12 @@ def load_query_encoder(folder: str) -> QueryEncoder:
     Raises:
         Unsupported: the folder is not one this encoder reproduces exactly.
     """
-    return QueryEncoder(Path(folder))
+    try:
+        return QueryEncoder(Path(folder))
+    except Unsupported:
+        raise
+    except Exception as exc:  # a config without a field, a tokenizer it cannot parse...
+        raise Unsupported(f"its files are not as expected ({type(exc).__name__}: {exc})") from exc
 
 
 def _read_json(path: Path, name: str) -> Any:
