@@ -613,4 +613,3 @@ def _dimension_of(model: Any) -> int | None:
         method = model.get_sentence_embedding_dimension
     value = method()
     return int(value) if value else None
-

@@ -101,6 +101,7 @@ from ytqa.index._failures import (
 from ytqa.index._manifest import VideoRecord
 from ytqa.index._report import IngestReport, ProgressCallback, Tracker
 from ytqa.index.sync import sync_index
+from ytqa.preset_embeddings import PresetEmbeddings
 from ytqa.transcripts import Transcript
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -456,8 +457,6 @@ class VideoIndex:
         :class:`~ytqa.preset_embeddings.PresetEmbeddings` (questions without torch; the
         sentence-transformers model loads when documents are embedded)."""
         if self._embeddings is None:
-            from ytqa.preset_embeddings import PresetEmbeddings
-
             self._embeddings = PresetEmbeddings(
                 self._preset, device=self._device, batch_size=self._batch_size
             )
