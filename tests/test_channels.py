@@ -29,9 +29,9 @@ from tests.youtube_support import (
     flat_video,
     many_videos,
 )
-from ytqa import CookieFileError, PlaylistError
+from ytqa import PlaylistError
 from ytqa.cli import cli
-from ytqa.errors import FetchOptionsError, RunBlockedError
+from ytqa.errors import CookieFileError, FetchOptionsError, RunBlockedError
 from ytqa.index import VideoIndex
 from ytqa.ingest import FetchOptions, failed_sources, failed_sources_file, ingest
 from ytqa.transcripts import expand_sources, load_transcript, video_cache_dir

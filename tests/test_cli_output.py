@@ -79,7 +79,8 @@ def home(
 
 
 def test_ingest_report_prints_titles_without_controls(home: Path, payload_file: Path) -> None:
-    result = run("ingest", "--verbose", str(payload_file), home=home)  # indexed already: "skipped ... title"
+    # Indexed already: "skipped ... title".
+    result = run("ingest", "--verbose", str(payload_file), home=home)
     assert result.exit_code == 0, result.output
     assert_safe(result.output)
     assert "Lens talk" in result.output and ":smile:" in result.output

@@ -165,8 +165,8 @@ def test_cli_list_shows_the_transcript_each_preset_holds(
     # A second index: the same weights opened by path are another preset, another collection.
     other = str(minilm)
     assert run("ingest", "--verbose", str(files / f"{ROBOTS}.srt"), home=home).exit_code == 0
-    assert run("ingest", "--verbose", "--captions", "auto", "--model", other, str(files / f"{ROBOTS}.en.vtt"),
-               home=home).exit_code == 0
+    assert run("ingest", "--verbose", "--captions", "auto", "--model", other,
+               str(files / f"{ROBOTS}.en.vtt"), home=home).exit_code == 0
 
     listed = json.loads(run("list", "--json", home=home).output)
     (record,) = listed

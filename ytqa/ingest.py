@@ -86,6 +86,7 @@ DEFAULT_CONCURRENCY = 2
 """Videos fetched at the same time by default: polite to YouTube, and enough to keep
 the CPU embedding while the network waits."""
 MAX_CONCURRENCY = 16
+_FETCHED_AHEAD = 32
 
 Source = str | os.PathLike[str] | Transcript
 """What an add takes: a video ID or URL, a playlist or channel URL, a transcript, audio
@@ -449,7 +450,9 @@ def _fetched(
     pacer = RequestPacer(options.request_interval)
     pending = collections.deque(todo)
     window: collections.deque[tuple[str, Future[Transcript]]] = collections.deque()
-    ahead = options.concurrency * 2  # fetched ahead of the writer: the network never waits
+    # Fetched ahead of the writer, so that the network goes on while it embeds a batch
+    # (a write batch of 256 chunks holds a dozen short videos); transcripts are small.
+    ahead = max(4 * options.concurrency, _FETCHED_AHEAD)
     blocked: _GaveUpError | None = None
     reason = ""  # what YouTube answered, for the error
     unfetched: list[str] = []  # the sources not submitted when the run stopped
