@@ -308,18 +308,24 @@ def test_a_second_ingest_transcribes_nothing_and_another_model_is_another_transc
     from tests.offline_models import WHISPER_BASE, available_whisper
 
     runner = CliRunner()
-    first = runner.invoke(cli, ["ingest", str(short_spoken.wav), "--asr-model", "tiny.en"])
+    first = runner.invoke(
+        cli, ["ingest", "--verbose", str(short_spoken.wav), "--asr-model", "tiny.en"]
+    )
     assert first.exit_code == 0, first.output
     assert "1 added" in first.output and transcriptions.calls == 1
 
-    again = runner.invoke(cli, ["ingest", str(short_spoken.wav), "--asr-model", "tiny.en"])
+    again = runner.invoke(
+        cli, ["ingest", "--verbose", str(short_spoken.wav), "--asr-model", "tiny.en"]
+    )
     assert again.exit_code == 0 and "1 skipped" in again.output
     assert transcriptions.calls == 1
     listed = runner.invoke(cli, ["list"])
     assert "en (speech-to-text tiny.en)" in listed.output, listed.output
 
     if available_whisper(models_dir, WHISPER_BASE):
-        other = runner.invoke(cli, ["ingest", str(short_spoken.wav), "--asr-model", "base"])
+        other = runner.invoke(
+            cli, ["ingest", "--verbose", str(short_spoken.wav), "--asr-model", "base"]
+        )
         assert other.exit_code == 0 and "1 replaced" in other.output, other.output
         assert "(speech-to-text tiny.en → speech-to-text base)" in other.output
         listed = runner.invoke(cli, ["list", "--json"])

@@ -293,7 +293,7 @@ def test_the_cli_transcribes_a_captionless_video(
     youtube.player(DISABLED)
     runner = CliRunner()
 
-    result = runner.invoke(cli, ["ingest", VIDEO, "--asr-model", whisper_tiny_en])
+    result = runner.invoke(cli, ["ingest", "--verbose", VIDEO, "--asr-model", whisper_tiny_en])
     assert result.exit_code == 0, result.output
     assert "1 added" in result.output
     listed = runner.invoke(cli, ["list"])

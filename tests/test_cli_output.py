@@ -74,13 +74,14 @@ def home(
     folder = tmp_path_factory.mktemp("payload-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("YTQA_MODELS_DIR", str(minilm.parent))
-        ingested = run("ingest", str(payload_file), home=folder)
+        ingested = run("ingest", "--verbose", str(payload_file), home=folder)
         assert ingested.exit_code == 0, ingested.output
         yield folder
 
 
 def test_ingest_report_prints_titles_without_controls(home: Path, payload_file: Path) -> None:
-    result = run("ingest", str(payload_file), home=home)  # indexed already: "skipped ... title"
+    # Indexed already: "skipped ... title".
+    result = run("ingest", "--verbose", str(payload_file), home=home)
     assert result.exit_code == 0, result.output
     assert_safe(result.output)
     assert "Lens talk" in result.output and ":smile:" in result.output
@@ -173,7 +174,7 @@ def test_eval_and_compare_print_without_controls(
 def test_error_lines_carry_no_controls(tmp_path: Path) -> None:
     broken = tmp_path / "broken\x1b[2J\u202e.srt"
     broken.write_text("1\n00:00:01,000 --> garbage\nhello\n", encoding="utf-8")
-    reported = run("ingest", str(broken), home=tmp_path)  # the report's "failed" line
+    reported = run("ingest", "--verbose", str(broken), home=tmp_path)  # the report's "failed" line
     assert reported.exit_code == 2  # its only source failed, as bad input
     assert_safe(reported.output)
     assert "broken" in reported.output and "Bad transcript file" in reported.output

@@ -201,7 +201,8 @@ def test_writers_in_two_processes_take_turns(
         assert index.pending() == [TWELVE[0]]  # the first writer is inside its write
 
         with second_err.open("w") as err:
-            second = subprocess.Popen([ytqa_script(), "ingest", str(tesla)], env=child_env(),
+            second = subprocess.Popen([ytqa_script(), "ingest", "--verbose", str(tesla)],
+                                      env=child_env(),
                                       stdout=subprocess.PIPE, stderr=err, text=True)
         deadline = time.monotonic() + 240
         while WAITING not in second_err.read_text() and second.poll() is None:

@@ -132,7 +132,7 @@ def test_cli_ingest_of_two_files_of_one_video_three_times(
     home = tmp_path / "home"
     srt, vtt = str(files / f"{ROBOTS}.srt"), str(files / f"{ROBOTS}.en.vtt")
 
-    first = run("ingest", vtt, srt, home=home)
+    first = run("ingest", "--verbose", vtt, srt, home=home)
     assert first.exit_code == 0, first.output
     assert re.search(rf"^added\s+{ROBOTS}\s+\d+ chunks\s+\(srt\)", first.output, re.M)
     assert re.search(rf"^ignored\s+{ROBOTS}\s+{re.escape(vtt)}: {re.escape(srt)} is used",
@@ -140,21 +140,21 @@ def test_cli_ingest_of_two_files_of_one_video_three_times(
     assert "1 added, 0 skipped, 1 ignored, 0 failed" in first.output
 
     for _ in range(2):
-        again = run("ingest", vtt, srt, home=home)
+        again = run("ingest", "--verbose", vtt, srt, home=home)
         assert re.search(rf"^skipped\s+{ROBOTS}\s+\(already indexed\)", again.output, re.M)
         assert "replaced" not in again.output and not re.search("^added", again.output, re.M)
         assert "0 added, 1 skipped, 1 ignored, 0 failed" in again.output
 
-    auto = run("ingest", "--captions", "auto", vtt, srt, home=home)
+    auto = run("ingest", "--verbose", "--captions", "auto", vtt, srt, home=home)
     assert re.search(rf"^replaced\s+{ROBOTS}\s+\d+ chunks\s+\(srt → en\.vtt\)", auto.output, re.M)
     assert "0 added, 1 replaced, 0 skipped, 1 ignored, 0 failed" in auto.output
 
     # Re-ingesting the folder takes its uploaded captions, and says so.
-    folder = run("ingest", str(files), home=home)
+    folder = run("ingest", "--verbose", str(files), home=home)
     assert re.search(rf"^replaced\s+{ROBOTS}\s+\d+ chunks\s+\(en\.vtt → srt\)", folder.output,
                      re.M)
     assert re.search(rf"^added\s+{ARTS}\s+\d+ chunks\s+\(srt\)", folder.output, re.M)
-    quiet = run("ingest", str(files), home=home)
+    quiet = run("ingest", "--verbose", str(files), home=home)
     assert "0 added, 2 skipped, 0 failed" in quiet.output
 
 
@@ -164,9 +164,9 @@ def test_cli_list_shows_the_transcript_each_preset_holds(
     home = tmp_path / "home"
     # A second index: the same weights opened by path are another preset, another collection.
     other = str(minilm)
-    assert run("ingest", str(files / f"{ROBOTS}.srt"), home=home).exit_code == 0
-    assert run("ingest", "--captions", "auto", "--model", other, str(files / f"{ROBOTS}.en.vtt"),
-               home=home).exit_code == 0
+    assert run("ingest", "--verbose", str(files / f"{ROBOTS}.srt"), home=home).exit_code == 0
+    assert run("ingest", "--verbose", "--captions", "auto", "--model", other,
+               str(files / f"{ROBOTS}.en.vtt"), home=home).exit_code == 0
 
     listed = json.loads(run("list", "--json", home=home).output)
     (record,) = listed

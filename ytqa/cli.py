@@ -321,14 +321,15 @@ def _fetch(
     captions: str,
     asr: Any,
     refresh: bool = False,
+    **run: Any,
 ) -> FetchOptions:
     """The library's fetch options of the command's options (``--captions auto`` is
-    ``captions="generated"``)."""
+    ``captions="generated"``); *run* holds those of ``ingest`` alone (``limit``...)."""
     from ytqa.ingest import FetchOptions
 
     return FetchOptions(
         languages=tuple(languages), translate_to=translate_to, proxy=proxy,
-        captions=_captions(captions), asr=asr, refresh=refresh,
+        captions=_captions(captions), asr=asr, refresh=refresh, **run,
     )
 
 
@@ -340,6 +341,10 @@ def _open_index(model: str, chroma_server: str | None) -> VideoIndex:
     return VideoIndex(model)
 
 
+_LONG_RUN = 10
+"""Videos from which ``ingest`` says at the start how many are indexed already."""
+
+
 class _IngestBar:
     """The library's ingest progress (a callback) as a rich bar on stderr."""
 
@@ -348,6 +353,7 @@ class _IngestBar:
         self._progress: Any = None
         self._videos: Any = None
         self._chunks: Any = None
+        self._said_start = False
 
     def __enter__(self) -> _IngestBar:
         return self
@@ -361,16 +367,32 @@ class _IngestBar:
             return
         if self._progress is None:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                console=Console(stderr=True),
+                TimeRemainingColumn(),
+                console=Console(stderr=True, highlight=False, markup=False, emoji=False),
                 transient=True,
             )
             self._progress.start()
+        total = state.videos_total
+        if total is not None and (state.already or total >= _LONG_RUN) and not self._said_start:
+            # Said once, at the start: how much of a long run (a channel) is done already.
+            self._said_start = True
+            todo = total - state.already
+            self._progress.console.print(
+                f"{total} videos: {state.already} indexed already, "
+                f"{todo} to fetch and embed."
+            )
         if state.videos_total is not None:
             label = f"videos ({state.video})" if state.video else "videos"
             if self._videos is None:
@@ -699,11 +721,28 @@ def search(
 
 
 @cli.command()
-@click.argument("sources", nargs=-1, required=True)
+@click.argument("sources", nargs=-1, required=False)
 @model_option
 @server_option
 @fetch_options
 @click.option("--refresh", is_flag=True, help="Fetch transcripts again instead of using the cache.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="At most N videos of each playlist or channel (a channel's newest first).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only the videos of a channel uploaded on or after this date (channel "
+              "listings date videos roughly, e.g. '3 weeks ago'; playlists give no dates, "
+              "so their videos are all kept).")
+@click.option("--concurrency", type=click.IntRange(1, 16), default=2, show_default=True,
+              envvar="YTQA_CONCURRENCY", show_envvar=True, metavar="N",
+              help="Videos fetched at the same time (more is faster, and blocked sooner).")
+@click.option("--cookies", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              envvar="YTQA_COOKIES", show_envvar=True,
+              help="Netscape-format cookies.txt of a browser signed in to YouTube, for "
+              "age-restricted and sign-in-gated videos (never logged or stored).")
+@click.option("--retry-failed", is_flag=True,
+              help="Also add the sources that failed in earlier runs on this index (kept "
+              "in a file under the ytqa home; the closing line names it).")
+@click.option("-v", "--verbose", is_flag=True, help="Print a line per video.")
 @json_option
 def ingest(
     sources: tuple[str, ...],
@@ -716,28 +755,97 @@ def ingest(
     asr_model: str | None,
     captions: str,
     refresh: bool,
+    limit: int | None,
+    since: Any,
+    concurrency: int,
+    cookies: Path | None,
+    retry_failed: bool,
+    verbose: bool,
     as_json: bool,
 ) -> None:
-    """Index SOURCES: video URLs or IDs, playlist URLs, transcript files, audio or
-    video files (speech-to-text), or folders of them.
+    """Index SOURCES: video URLs or IDs, playlist or channel URLs (/@handle,
+    /channel/ID, /c/NAME, /user/NAME, or a tab: .../videos, .../streams, .../shorts),
+    transcript files, audio or video files (speech-to-text), or folders of them.
 
-    Videos already indexed with the same model are skipped; a video indexed from
-    another transcript is replaced, and the line says from which to which. One
-    failing video does not stop the others; the exit status is 1 if some failed,
-    that of their kind of error if all failed alike (e.g. 2 for bad files).
+    Videos already indexed with the same model are skipped, so a run stopped
+    part-way resumes where it was; a video indexed from another transcript is
+    replaced. Videos are fetched a few at a time, paced; when YouTube keeps
+    blocking, the run stops (exit 4). The closing table counts the outcomes
+    (--verbose: a line per video); the sources that failed are kept for
+    --retry-failed. One failing video does not stop the others; the exit status
+    is 1 if some failed, that of their kind of error if all failed alike (e.g. 2
+    for bad files).
     """
+    from ytqa.ingest import failed_sources, record_failures
     from ytqa.ingest import ingest as ingest_sources
 
+    if not sources and not retry_failed:
+        raise click.UsageError("Give SOURCES to add, or --retry-failed.")
     index = _open_index(model, chroma_server)
+    retried = failed_sources(index) if retry_failed else []
+    if retry_failed and not retried and not sources:
+        click.echo(f"Nothing to retry: no source failed in earlier runs on the "
+                   f"{_one_line(model)} index.")
+        return
     with _SpeechProgress(not as_json) as speech, _IngestBar(not as_json) as bar:
         options = _fetch(
-            languages, translate_to, proxy, captions, speech.settings(asr, asr_model), refresh
+            languages, translate_to, proxy, captions, speech.settings(asr, asr_model), refresh,
+            limit=limit, since=since.date() if since is not None else None,
+            concurrency=concurrency, cookies=cookies,
         )
-        report = ingest_sources(index, list(sources), options, progress=bar)
+        report = ingest_sources(index, [*sources, *retried], options, progress=bar)
     _raise_if_corrupt(report)
-    _print_report(report, model, as_json=as_json, skipped="skipped", list_skipped=True)
+    kept = record_failures(index, report)
+    if as_json or verbose:
+        _print_report(report, model, as_json=as_json, skipped="skipped", list_skipped=True)
+    else:
+        _print_summary(report, model)
+    if not as_json:
+        _print_closing(report, model, kept)
+    if report.stopped is not None:
+        raise report.stopped
     if report.failed:
         sys.exit(_ingest_status(report))
+
+
+def _print_summary(report: IngestReport, model: str) -> None:
+    """The outcomes of an add as a table of counts, failures by kind with one example."""
+    console = _console()
+    console.print(f"{'outcome':<12}{'videos':>6}  ({_one_line(model)} index)")
+    replaced = sum(item.replaced is not None for item in report.added)
+    rows = [
+        ("added", len(report.added) - replaced, ""),
+        ("replaced", replaced, "another transcript before"),
+        ("skipped", len(report.skipped), "indexed already"),
+        ("ignored", len(report.ignored), "another source of the same video is used"),
+    ]
+    for label, count, note in rows:
+        if count or label == "added":
+            console.print(f"{label:<12}{count:>6}  {note}".rstrip())
+    kinds: dict[str, list[Any]] = {}
+    for failure in report.failed:
+        kinds.setdefault(type(failure.error).__name__, []).append(failure)
+    for same in kinds.values():
+        first = same[0]
+        console.print(f"{'failed':<12}{len(same):>6}  e.g. {_one_line(first.source)}: "
+                      f"{cli_message(first.error)}")
+    if report.not_fetched:
+        console.print(f"{'not fetched':<12}{len(report.not_fetched):>6}  "
+                      "the run stopped before them")
+
+
+def _print_closing(report: IngestReport, model: str, kept: Path | None) -> None:
+    """Where the sources to retry are (the file is per index), and how to retry them."""
+    retry = len(report.to_retry)
+    if not retry or kept is None:
+        return
+    again = "ytqa ingest --retry-failed" + (
+        f" --model {_one_line(model)}" if model != DEFAULT_MODEL else ""
+    )
+    _console().print(
+        f"{retry} sources to retry are listed in {printable(str(kept))}; "
+        f"run `{again}` (with the same options) to try them again."
+    )
 
 
 def _ingest_status(report: IngestReport) -> int:

@@ -17,8 +17,10 @@ __all__ = [
     "AudioTooLongError",
     "ChainConfigurationError",
     "ChunkingError",
+    "CookieFileError",
     "EmbeddingModelError",
     "EvaluationError",
+    "FetchOptionsError",
     "IndexCorruptError",
     "IndexModelMismatchError",
     "InvalidPromptError",
@@ -32,6 +34,7 @@ __all__ = [
     "PlaylistError",
     "PoTokenRequiredError",
     "RequestBlockedError",
+    "RunBlockedError",
     "SpeechToTextError",
     "TranscriptCacheMissError",
     "TranscriptError",
@@ -196,6 +199,22 @@ class RequestBlockedError(TranscriptError):
         )
 
 
+class RunBlockedError(RequestBlockedError):
+    """YouTube blocked one fetch after another, so a run of many videos stopped early."""
+
+    def __init__(self, blocked: int, remaining: int, detail: str = "") -> None:
+        extra = f" ({detail})" if detail else ""
+        TranscriptError.__init__(
+            self,
+            f"YouTube blocked {blocked} fetches in a row{extra}, so the add stopped with "
+            f"{remaining} videos not fetched. Wait an hour or so before retrying them, lower "
+            "concurrency=..., pass the cookies of a signed-in browser (cookies='cookies.txt'), "
+            f"or a proxy. {PROXY_ADVICE}",
+        )
+        self.blocked = blocked
+        self.remaining = remaining
+
+
 class PoTokenRequiredError(TranscriptError):
     """The caption URL needs a Proof-of-Origin token that ytqa cannot make."""
 
@@ -250,6 +269,27 @@ class TranscriptFileError(YtqaError, ValueError):
             "Fix the file, or export it again as SRT, WebVTT or youtube-transcript-api JSON."
         )
         super().__init__(f"Bad transcript file {where}: {problem}. {todo}")
+
+
+class CookieFileError(YtqaError, ValueError):
+    """A cookies file is missing, unreadable or not in the Netscape (cookies.txt) format."""
+
+    exit_code = 2
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        super().__init__(
+            f"Bad cookies file {_shorten(str(self.path))}: {problem}. Export the cookies of a "
+            "browser signed in to YouTube in the Netscape format (a cookies.txt whose first "
+            "line is '# Netscape HTTP Cookie File'), e.g. with yt-dlp --cookies-from-browser "
+            "firefox --cookies cookies.txt, and pass that file."
+        )
+
+
+class FetchOptionsError(YtqaError, ValueError):
+    """An option of fetching (``ytqa.ingest.FetchOptions``) is out of range or malformed."""
+
+    exit_code = 2
 
 
 class TranscriptCacheMissError(YtqaError):

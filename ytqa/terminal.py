@@ -127,6 +127,10 @@ _CLI_NAMES = {
     "translate_to": "--translate-to",
     "proxy": "--proxy",
     "captions": "--captions",
+    "cookies": "--cookies",
+    "concurrency": "--concurrency",
+    "limit": "--limit",
+    "since": "--since",
     "persist_directory": "--home",
     "videos": "SOURCES",
 }

@@ -13,6 +13,7 @@ from ytqa.errors import InvalidVideoIdError
 __all__ = [
     "YOUTUBE_HOSTS",
     "format_timestamp",
+    "is_channel_url",
     "is_collection_url",
     "is_video_id",
     "parse_video_id",
@@ -99,6 +100,23 @@ def is_collection_url(text: str) -> bool:
     >>> is_collection_url("https://www.youtube.com/playlist?list=PLx0sYbCqOb8TBPRdmBHs5Iftvv9TPboYG")
     True
     """
+    parts = _split(text)
+    return parts is not None and _names_collection(*parts)
+
+
+def is_channel_url(text: str) -> bool:
+    """Whether *text* is the address of a YouTube channel or one of its tabs (``/@handle``,
+    ``/channel/UC...``, ``/c/name``, ``/user/name``, with ``/videos``, ``/streams``,
+    ``/shorts``...), whose videos are listed newest first; not a playlist.
+
+    >>> is_channel_url("https://www.youtube.com/@kurzgesagt/videos")
+    True
+    """
+    parts = _split(text)
+    return parts is not None and _names_channel(*parts)
+
+
+def _split(text: str) -> tuple[str, list[str], str] | None:
     candidate = text.strip()
     if "://" not in candidate:
         candidate = "https://" + candidate
@@ -106,16 +124,27 @@ def is_collection_url(text: str) -> bool:
         parts = urlsplit(candidate)
         host = (parts.hostname or "").lower()
     except ValueError:
-        return False
-    return _names_collection(host, [s for s in parts.path.split("/") if s], parts.query)
+        return None
+    return host, [s for s in parts.path.split("/") if s], parts.query
+
+
+def _names_channel(host: str, segments: list[str], query: str) -> bool:
+    return (
+        host in YOUTUBE_HOSTS
+        and "list" not in parse_qs(query)
+        and (
+            segments[:1] in (["channel"], ["c"], ["user"])
+            or (bool(segments) and segments[0].startswith("@"))
+        )
+    )
 
 
 def _names_collection(host: str, segments: list[str], query: str) -> bool:
     # A playlist (?list=, /playlist) or a channel (/channel/, /c/, /user/, /@handle).
     return host in YOUTUBE_HOSTS and (
         "list" in parse_qs(query)
-        or segments[:1] in (["playlist"], ["channel"], ["c"], ["user"])
-        or (bool(segments) and segments[0].startswith("@"))
+        or segments[:1] == ["playlist"]
+        or _names_channel(host, segments, query)
     )
 
 

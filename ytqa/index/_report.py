@@ -73,11 +73,21 @@ class IngestReport:
     failed: list[FailedSource] = field(default_factory=list)
     ignored: list[IgnoredSource] = field(default_factory=list)
     """Sources of a video that another source of the same call gave (see :class:`IgnoredSource`)."""
+    stopped: YtqaError | None = None
+    """Why the add stopped before its last video (YouTube kept blocking it:
+    :class:`~ytqa.errors.RunBlockedError`), or None."""
+    not_fetched: list[str] = field(default_factory=list)
+    """Sources left unfetched when the add stopped (retry them later)."""
 
     @property
     def ok(self) -> bool:
         """Whether every source was added or already there."""
-        return not self.failed
+        return not self.failed and self.stopped is None
+
+    @property
+    def to_retry(self) -> list[str]:
+        """The sources that failed or were not fetched, in order, each once."""
+        return list(dict.fromkeys([f.source for f in self.failed] + self.not_fetched))
 
     @property
     def video_ids(self) -> list[str]:
@@ -96,6 +106,10 @@ class IngestReport:
                 {"source": item.source, "error": str(item.error), "type": type(item.error).__name__}
                 for item in self.failed
             ],
+            "not_fetched": list(self.not_fetched),
+            "stopped": None if self.stopped is None else {
+                "error": str(self.stopped), "type": type(self.stopped).__name__
+            },
         }
 
 
@@ -111,6 +125,9 @@ class IngestProgress:
     chunks_done: int = 0
     chunks_total: int | None = None
     """Chunks of the write under way (None: none started)."""
+    already: int = 0
+    """Videos of the add indexed already as asked when it began (counted in
+    ``videos_done``; they are neither fetched nor embedded again)."""
 
 
 ProgressCallback = Callable[[IngestProgress], None]
@@ -128,6 +145,10 @@ class Tracker:
         if self._callback is not None:
             self.state = replace(self.state, **changes)
             self._callback(self.state)
+
+    def start(self, already: int) -> None:
+        """The add begins, with *already* of its videos indexed as asked."""
+        self._set(already=already, videos_done=self.state.videos_done + already)
 
     def video(self, label: str) -> None:
         self._set(video=label)

@@ -1,7 +1,8 @@
 """Transcripts: everything a user can name a video by, turned into a :class:`Transcript`.
 
 * a video ID or URL is fetched from YouTube with youtube-transcript-api (languages,
-  uploaded vs generated captions, translation, proxies, retries), every upstream
+  uploaded vs generated captions, translation, proxies, cookies, retries; a run's
+  requests paced by a :class:`RequestPacer`), every upstream
   failure turned into a :class:`ytqa.YtqaError` that says what to do;
 * a playlist or channel URL is listed by yt-dlp, a folder becomes its files;
 * a ``.srt``, ``.vtt`` or youtube-transcript-api ``.json`` file is parsed,
@@ -54,16 +55,19 @@ from ytqa.transcripts._speech import (
     whisper_location,
     whisper_model,
 )
+from ytqa.transcripts._youtube import REQUEST_INTERVAL, RequestPacer, load_cookies, pacing
 
 __all__ = [
     "ASR_MODES",
     "CAPTIONS",
     "MEDIA_SUFFIXES",
+    "REQUEST_INTERVAL",
     "TRANSCRIPT_SUFFIXES",
     "WHISPER_MODELS",
     "AsrMode",
     "Captions",
     "MediaInfo",
+    "RequestPacer",
     "Segment",
     "SpeechToText",
     "Transcript",
@@ -76,8 +80,10 @@ __all__ = [
     "has_no_captions",
     "is_media_file",
     "load_cached",
+    "load_cookies",
     "load_transcript",
     "media_files",
+    "pacing",
     "probe_media",
     "read_transcript_file",
     "save_cached",

@@ -4,6 +4,7 @@ like a path and what like a URL, for the error to raise when a source names noth
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -63,6 +64,7 @@ def load_transcript(
     video_id: str | None = None,
     asr: AsrMode | SpeechToText | None = None,
     asr_model: str | os.PathLike[str] | None = None,
+    cookies: str | os.PathLike[str] | None = None,
 ) -> Transcript:
     """Return the transcript of *source*: a video ID, a video URL, a transcript or media file.
 
@@ -77,7 +79,9 @@ def load_transcript(
     ``$YTQA_WEBSHARE_PASSWORD``). The result is cached under the ytqa home and
     later loads read the cache without any network request, unless
     ``refresh=True``. Title and channel come from YouTube's oEmbed endpoint,
-    best effort.
+    best effort. ``cookies`` is a Netscape-format ``cookies.txt`` of a browser
+    signed in to YouTube, for age-restricted and sign-in-gated videos: its
+    cookies go with the requests and nowhere else (not to the cache, nor the log).
 
     A path to a ``.srt``, ``.vtt`` or ``.json`` file is read with
     :func:`read_transcript_file` (``video_id`` names its video; the fetching
@@ -97,6 +101,7 @@ def load_transcript(
 
     Raises:
         InvalidVideoIdError: *source* is neither a file nor a video reference.
+        CookieFileError: *cookies* is missing, unreadable or malformed.
         TranscriptError: a subclass saying why YouTube gave no transcript.
         TranscriptFileError: the file is missing, empty or malformed.
         MediaFileError, AudioTooLongError, SpeechToTextError, AudioDownloadError:
@@ -137,7 +142,7 @@ def load_transcript(
             logger.debug("transcript of %s read from the cache", vid)
             return cached
     try:
-        transcript = _fetch_from_youtube(vid, codes, target, captions, proxy)
+        transcript = _fetch_from_youtube(vid, codes, target, captions, proxy, cookies)
     except (TranscriptsDisabledError, NoTranscriptFoundError) as error:
         if not (fallback and has_no_captions(error)):
             raise
@@ -166,17 +171,35 @@ def expand_sources(
     *,
     prefer: Captions = "manual",
     proxy: str | None = None,
+    limit: int | None = None,
+    since: dt.date | None = None,
+    cookies: str | os.PathLike[str] | None = None,
 ) -> list[str | Path]:
     """Expand playlists, channels and folders into single sources, in order.
 
     A playlist or channel URL becomes its video IDs (through yt-dlp, the
-    optional ``ytqa[playlists]`` extra); a folder becomes its transcript files
+    optional ``ytqa[playlists]`` extra, reading the listing only: no video
+    page is downloaded); a channel (``/@handle``, ``/channel/UC...``,
+    ``/c/name``, ``/user/name``) gives its videos, live streams and shorts
+    tabs in turn, a tab's URL (``.../videos``, ``.../streams``, ``.../shorts``)
+    that tab only, newest first. Upcoming premieres and streams on air are left
+    out (no captions yet). ``limit`` keeps the first *limit* videos of each
+    playlist or channel (of a channel: its newest uploads first, tab by tab);
+    ``since`` leaves out videos uploaded before that date: a channel's listing
+    dates each video only roughly ("3 weeks ago", so to the unit YouTube shows),
+    and, as a tab lists newest first, the first video older than *since* ends
+    the tab (no further page is read); a playlist's listing gives no dates, so
+    its videos are all kept (a warning says how many could not be dated).
+    ``cookies`` (a ``cookies.txt``) goes to yt-dlp for private or gated lists.
+    A folder becomes its transcript files
     (:func:`transcript_files` with *prefer*); a file stays a :class:`~pathlib.Path`;
     a video ID or URL becomes its 11-character ID. Duplicates are dropped.
 
     Raises:
         MissingDependencyError: a playlist needs yt-dlp, which is not installed.
-        PlaylistError: yt-dlp could not list a playlist or channel.
+        PlaylistError: yt-dlp could not list a playlist or channel (or it lists no
+            video since *since*).
+        CookieFileError: *cookies* is missing, unreadable or malformed.
         InvalidVideoIdError: a source names nothing ytqa can read.
         TranscriptFileError: a source looks like a file that does not exist.
     """
@@ -218,7 +241,10 @@ def expand_sources(
             add(parse_video_id(text))
         except InvalidVideoIdError:
             if is_collection_url(text):
-                for vid in _expand_collection(text.strip(), proxy):
+                listed = _expand_collection(
+                    text.strip(), proxy, limit=limit, since=since, cookies=cookies
+                )
+                for vid in listed:
                     add(vid)
             elif _looks_like_path(text):
                 raise _no_such_file(path, "no such file or folder") from None

@@ -1,23 +1,30 @@
 """Captions from YouTube through youtube-transcript-api: choosing the track (language,
-uploaded or generated), translation, proxies, timeouts and retries, the table that turns
-every upstream failure into a ytqa error, and titles from oEmbed.
+uploaded or generated), translation, proxies, cookies, timeouts and retries, the pacing
+of a run's requests (:class:`RequestPacer`), the table that turns every upstream failure
+into a ytqa error, and titles from oEmbed.
 
 requests and youtube-transcript-api are imported inside the functions that use them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import http.cookiejar
 import logging
 import os
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ytqa.errors import (
     AgeRestrictedError,
+    CookieFileError,
     InvalidVideoIdError,
     MissingDependencyError,
     NetworkError,
@@ -62,8 +69,129 @@ WEBSHARE_PASSWORD_ENV = "YTQA_WEBSHARE_PASSWORD"
 WEBSHARE_LOCATIONS_ENV = "YTQA_WEBSHARE_LOCATIONS"
 
 
+REQUEST_INTERVAL = 0.25
+"""Default seconds between the starts of two requests to YouTube in a run (a video's
+fetch makes four: watch page, player API, captions, oEmbed title)."""
+
+BLOCKED_BACKOFF = 5.0
+"""Seconds a run pauses after YouTube blocks a fetch; doubled each time it blocks again."""
+
+BLOCKED_BACKOFF_MAX = 60.0
+"""The longest pause between two blocked fetches."""
+
+BLOCKED_GIVE_UP = 5
+"""Blocked fetches in a row after which a run stops (:class:`~ytqa.errors.RunBlockedError`)."""
+
+
 # Indirection so that tests can observe the backoff without waiting for it.
 _sleep = time.sleep
+
+
+class RequestPacer:
+    """Paces the requests to YouTube of one run, across its threads.
+
+    Every request waits for its turn: starts are at least ``interval`` seconds
+    apart. When YouTube blocks a fetch, :meth:`blocked` pauses the whole run
+    (``backoff`` seconds, doubled at each further block in a row, at most
+    ``max_backoff``) rather than letting the other threads hammer on; after
+    ``give_up`` blocks in a row it says the run should stop.
+    """
+
+    def __init__(
+        self,
+        interval: float = REQUEST_INTERVAL,
+        *,
+        backoff: float | None = None,
+        max_backoff: float | None = None,
+        give_up: int | None = None,
+    ) -> None:
+        if interval < 0:
+            raise ValueError(f"interval must be 0 or more seconds, not {interval}")
+        self.interval = interval
+        # Read at creation, not import, so that tests may shorten them.
+        self.backoff = BLOCKED_BACKOFF if backoff is None else backoff
+        self.max_backoff = BLOCKED_BACKOFF_MAX if max_backoff is None else max_backoff
+        self.give_up = BLOCKED_GIVE_UP if give_up is None else give_up
+        self._lock = threading.Lock()
+        self._next_start = 0.0  # time.monotonic() of the next allowed start
+        self._in_a_row = 0
+        self.pauses: list[float] = []
+        """The pauses made after blocks, in seconds (for reports and tests)."""
+
+    def wait_turn(self) -> None:
+        """Wait until this request may start (reserving the slot first, so that
+        waiting threads do not start together)."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + self.interval
+        if start > now:
+            _sleep(start - now)
+
+    def blocked(self) -> bool:
+        """Note that YouTube blocked a fetch and pause the run; False when the run should
+        stop instead (``give_up`` blocks in a row)."""
+        with self._lock:
+            self._in_a_row += 1
+            if self._in_a_row >= self.give_up:
+                return False
+            pause = min(self.max_backoff, self.backoff * 2 ** (self._in_a_row - 1))
+            self._next_start = max(self._next_start, time.monotonic() + pause)
+            self.pauses.append(pause)
+        logger.info("YouTube blocked a request; pausing every request for %.1f s", pause)
+        return True
+
+    def succeeded(self) -> None:
+        """Note a fetch that went through (blocks are counted in a row)."""
+        with self._lock:
+            self._in_a_row = 0
+
+    @property
+    def stopped(self) -> bool:
+        """Whether YouTube blocked ``give_up`` fetches in a row: no request should start."""
+        return self._in_a_row >= self.give_up
+
+
+_PACER: contextvars.ContextVar[RequestPacer | None] = contextvars.ContextVar(
+    "ytqa_request_pacer", default=None
+)
+
+
+@contextlib.contextmanager
+def pacing(pacer: RequestPacer | None) -> Iterator[None]:
+    """Pace the YouTube requests made inside the block (in this thread) with *pacer*."""
+    token = _PACER.set(pacer)
+    try:
+        yield
+    finally:
+        _PACER.reset(token)
+
+
+def load_cookies(path: str | os.PathLike[str]) -> http.cookiejar.MozillaCookieJar:
+    """Read a Netscape-format cookies file (``cookies.txt``) for YouTube's requests.
+
+    Raises:
+        CookieFileError: the file is missing, unreadable, malformed or holds no cookie.
+    """
+    file = Path(os.path.expanduser(os.fspath(path)))
+    jar = http.cookiejar.MozillaCookieJar()
+    try:
+        if not file.is_file():
+            problem = "it is a folder" if file.is_dir() else "no such file"
+            raise CookieFileError(file, problem)
+        jar.load(str(file), ignore_discard=True, ignore_expires=True)
+    except CookieFileError:
+        raise
+    except http.cookiejar.LoadError:
+        # The message may quote a line of the file: never show it (it may hold a secret).
+        raise CookieFileError(file, "it is not in the Netscape cookies.txt format") from None
+    except UnicodeDecodeError:
+        raise CookieFileError(file, "it is not a text file") from None
+    except OSError as exc:
+        raise CookieFileError(file, f"it cannot be read ({exc.strerror or exc})") from None
+    if not len(jar):
+        raise CookieFileError(file, "it holds no cookie")
+    return jar
 
 
 def _normalise_languages(languages: Sequence[str]) -> tuple[str, ...]:
@@ -84,6 +212,9 @@ def _session_class() -> type[requests.Session]:
         ) -> requests.Response:
             if kwargs.get("timeout") is None:
                 kwargs["timeout"] = HTTP_TIMEOUT
+            pacer = _PACER.get()
+            if pacer is not None:
+                pacer.wait_turn()
             return super().request(method, url, *args, **kwargs)
 
     return TimeoutSession
@@ -151,14 +282,19 @@ def _fetch_from_youtube(
     translate_to: str | None,
     captions: str,
     proxy: str | ProxyConfig | None,
+    cookies: str | os.PathLike[str] | None = None,
 ) -> Transcript:
     from youtube_transcript_api import YouTubeTranscriptApi
 
     proxy_config = _resolve_proxy(proxy)
+    jar = load_cookies(cookies) if cookies is not None else None
     attempt = 0
     while True:
         attempt += 1
         session = _session_class()()
+        if jar is not None:
+            # youtube-transcript-api 1.2 has no cookie option: its session carries them.
+            session.cookies.update(jar)
         try:
             api = YouTubeTranscriptApi(proxy_config=proxy_config, http_client=session)
             fetched, translated_from = _fetch_once(
