@@ -30,6 +30,7 @@ from ytqa import (
     load_transcript,
 )
 from ytqa.cli import cli
+from ytqa.config import ytqa_home
 
 pytestmark = pytest.mark.slow  # runs Whisper
 
@@ -155,6 +156,31 @@ def test_captions_win_in_auto_and_asr_always_transcribes_anyway(
 
     with pytest.raises(SpeechToTextError, match="cannot translate"):
         load_transcript(VIDEO, asr="always", translate_to="de")
+
+
+def test_cookies_go_to_the_audio_download_and_the_file_is_not_rewritten(
+    youtube: FakeYouTube, ytdlp: type[FakeYoutubeDL], whisper_tiny_en: str, tmp_path: Path
+) -> None:
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text(
+        "# Netscape HTTP Cookie File\n"
+        ".youtube.com\tTRUE\t/\tTRUE\t4102444800\tSAPISID\tsecret-sapisid\n",
+        encoding="utf-8",
+    )
+    before = cookies.read_bytes()
+    youtube.player(DISABLED)
+
+    transcript = load_transcript(VIDEO, asr_model=whisper_tiny_en, cookies=cookies)
+
+    assert transcript.captions == "asr"
+    (downloader,) = ytdlp.instances
+    given = downloader.options["cookiefile"]
+    # A copy in memory: yt-dlp writes its cookies back to a cookie file when it closes.
+    assert not isinstance(given, (str, Path)) and "secret-sapisid" in given.getvalue()
+    assert cookies.read_bytes() == before
+    # Nothing of the cookies is kept beside the transcript.
+    home_files = [p for p in ytqa_home().rglob("*") if p.is_file()]
+    assert home_files and not any(b"secret-sapisid" in p.read_bytes() for p in home_files)
 
 
 def test_without_the_extra_a_captionless_video_says_how_to_get_it(

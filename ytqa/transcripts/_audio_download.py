@@ -3,6 +3,7 @@ table that turns yt-dlp's failures into ytqa errors. yt-dlp loads lazily."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from ytqa.errors import (
 )
 from ytqa.transcripts._media import _ASR_EXTRA
 from ytqa.transcripts._playlists import _YtDlpLogger
-from ytqa.transcripts._youtube import HTTP_TIMEOUT, _resolve_proxy
+from ytqa.transcripts._youtube import HTTP_TIMEOUT, _resolve_proxy, yt_dlp_cookies
 from ytqa.video import watch_url
 
 if TYPE_CHECKING:
@@ -39,12 +40,15 @@ def download_audio(
     *,
     proxy: str | ProxyConfig | None = None,
     max_duration: float | None = None,
+    cookies: str | os.PathLike[str] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Download the best audio-only stream of a YouTube video into *folder* with yt-dlp.
 
     No post-processing runs (no ffmpeg needed): the file is the stream as
     YouTube serves it (usually .webm/opus or .m4a). Returns the file and
     yt-dlp's info dict. The duration is checked before anything downloads.
+    *cookies* (a Netscape ``cookies.txt``) go to yt-dlp, for age-restricted or
+    sign-in-gated videos.
 
     Raises:
         MissingDependencyError: yt-dlp is not installed.
@@ -73,6 +77,8 @@ def download_audio(
     proxy_url = _proxy_url(proxy)
     if proxy_url:
         options["proxy"] = proxy_url
+    if cookies is not None:
+        options["cookiefile"] = yt_dlp_cookies(cookies)
     try:
         with yt_dlp.YoutubeDL(options) as downloader:
             info = downloader.extract_info(watch_url(video_id), download=False)

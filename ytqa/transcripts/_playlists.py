@@ -5,16 +5,14 @@ flat: the entries only, never every video resolved; read lazily, so that ``limit
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ytqa.errors import MissingDependencyError, PlaylistError
-from ytqa.transcripts._youtube import HTTP_TIMEOUT, PROXY_ENV, load_cookies
+from ytqa.transcripts._youtube import HTTP_TIMEOUT, PROXY_ENV, yt_dlp_cookies
 from ytqa.video import is_channel_url, is_video_id
 
 logger = logging.getLogger(__name__)
@@ -67,10 +65,7 @@ def _expand_collection(
     if proxy_url:
         options["proxy"] = proxy_url
     if cookies is not None:
-        load_cookies(cookies)  # a bad file is a CookieFileError, not a yt-dlp failure
-        # A copy in memory: yt-dlp writes its cookies back to a cookie *file* when done.
-        text = Path(os.path.expanduser(os.fspath(cookies))).read_text(encoding="utf-8")
-        options["cookiefile"] = io.StringIO(text)
+        options["cookiefile"] = yt_dlp_cookies(cookies)
     found = _Listing()
     try:
         with yt_dlp.YoutubeDL(options) as downloader:

@@ -129,7 +129,9 @@ def load_transcript(
     target = translate_to.strip() if translate_to else None
     speech = _speech_to_text(asr, asr_model, target)
     if speech.mode == "always":
-        return transcribe_youtube(vid, languages=codes, proxy=proxy, asr=speech, refresh=refresh)
+        return transcribe_youtube(
+            vid, languages=codes, proxy=proxy, asr=speech, refresh=refresh, cookies=cookies
+        )
     key = _fetch_cache_key(codes, captions, target)
     # Speech-to-text stands in for captions that are missing altogether (not for
     # a translation, nor when only uploaded captions will do).
@@ -147,7 +149,8 @@ def load_transcript(
         if not (fallback and has_no_captions(error)):
             raise
         return transcribe_youtube(
-            vid, languages=codes, proxy=proxy, asr=speech, refresh=refresh, captions_error=error
+            vid, languages=codes, proxy=proxy, asr=speech, refresh=refresh, captions_error=error,
+            cookies=cookies,
         )
     _save_quietly(transcript, key)
     return transcript

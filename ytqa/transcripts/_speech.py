@@ -522,8 +522,11 @@ def transcribe_youtube(
     asr_model: str | os.PathLike[str] | None = None,
     refresh: bool = False,
     captions_error: TranscriptError | None = None,
+    cookies: str | os.PathLike[str] | None = None,
 ) -> Transcript:
     """Transcribe a YouTube video from its audio (downloaded with yt-dlp), or read the cache.
+
+    *cookies* (a Netscape ``cookies.txt``) go to yt-dlp with the download.
 
     *captions_error* is why its captions could not be used (``asr='auto'``):
     without the ``ytqa[asr]`` extra, the error then says how to get it.
@@ -550,7 +553,8 @@ def transcribe_youtube(
 
     with tempfile.TemporaryDirectory(prefix="ytqa-audio-") as folder:
         audio_file, info = download_audio(
-            video_id, Path(folder), proxy=proxy, max_duration=settings.duration_limit
+            video_id, Path(folder), proxy=proxy, max_duration=settings.duration_limit,
+            cookies=cookies,
         )
         audio = decode_audio(audio_file, max_duration=settings.duration_limit)
     cues, language = _transcribe(engine, audio, languages, settings)

@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import functools
 import http.cookiejar
+import io
 import logging
 import os
 import re
@@ -192,6 +193,13 @@ def load_cookies(path: str | os.PathLike[str]) -> http.cookiejar.MozillaCookieJa
     if not len(jar):
         raise CookieFileError(file, "it holds no cookie")
     return jar
+
+
+def yt_dlp_cookies(path: str | os.PathLike[str]) -> io.StringIO:
+    """The cookies file *path*, checked, as yt-dlp's ``cookiefile`` option: a copy in
+    memory, since yt-dlp writes its cookies back to a cookie *file* when it closes."""
+    load_cookies(path)  # a bad file is a CookieFileError, not a yt-dlp failure
+    return io.StringIO(Path(os.path.expanduser(os.fspath(path))).read_text(encoding="utf-8"))
 
 
 def _normalise_languages(languages: Sequence[str]) -> tuple[str, ...]:
