@@ -16,6 +16,8 @@ At each size it times, per dev-set question (``--rounds`` times each):
 * ``retriever``: ``retriever.invoke(question)`` on the ``VideoRetriever`` that
   ``build_retriever`` returns (defaults: k=4, window=5): pending check, question
   embedding, Chroma search, neighbour fetch, citation. No LLM.
+* ``no blend``: the same retriever with ``neighbour_weight=0`` (matches ranked by
+  their own score, no neighbour vectors fetched): the cost of the neighbour blend;
 * ``embed query``: ``embed_query`` alone (the model's share);
 * ``chroma query``: the raw collection query with a precomputed vector, as many
   results as the retriever asks for (the store's own floor).
@@ -108,10 +110,10 @@ def main() -> None:
         f"{len(questions)} questions x {args.rounds} rounds per size"
     )
     print(
-        "| chunks | videos | build s | retriever p50 | p95 | min "
+        "| chunks | videos | build s | retriever p50 | p95 | min | no blend p50 | min "
         "| embed query p50 | min | chroma p50 |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     source = repeated_transcripts(transcripts)
     chunks = videos = 0
     build = 0.0
@@ -127,6 +129,8 @@ def main() -> None:
         for question in questions[:3]:  # warm caches (HNSW pages, tokenizer)
             retriever.invoke(question)
         total = timings_ms(retriever.invoke, questions, args.rounds)
+        plain = build_retriever(index=index, model=args.model, neighbour_weight=0)
+        unblended = timings_ms(plain.invoke, questions, args.rounds)
         embed = timings_ms(underlying.embed_query, questions, args.rounds)
         raw = timings_ms(
             lambda v, n=depth: collection.query(query_embeddings=[v], n_results=n),
@@ -137,7 +141,8 @@ def main() -> None:
         results[size] = (p50, p95)
         print(
             f"| {chunks} | {videos} | {build:.0f} | {p50:.1f} ms | {p95:.1f} ms | "
-            f"{min(total):.1f} ms | {median(embed):.1f} ms | {min(embed):.1f} ms | "
+            f"{min(total):.1f} ms | {median(unblended):.1f} ms | {min(unblended):.1f} ms | "
+            f"{median(embed):.1f} ms | {min(embed):.1f} ms | "
             f"{median(raw):.1f} ms |",
             flush=True,
         )

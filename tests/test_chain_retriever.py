@@ -12,8 +12,8 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from tests.test_chain import BEES, LONG_TALK, TRANSCRIPTS, WORMHOLES
-from ytqa import VideoIndexError, build_retriever
-from ytqa.index import VideoIndex
+from ytqa import ChainConfigurationError, VideoIndexError, build_retriever
+from ytqa.index import VideoIndex, chunk_id, chunk_key
 from ytqa.retrieval import VideoRetriever
 
 
@@ -93,8 +93,8 @@ def test_mmr_returns_k_diverse_scored_chunks(index: VideoIndex) -> None:
     assert len(docs) == 3
     assert len({(d.metadata["video_id"], d.metadata["chunk_index"]) for d in docs}) == 3
     assert docs[0].metadata["video_id"] == WORMHOLES
-    similar = build_retriever(index=index, k=3).invoke("wormhole")
-    # MMR's first pick is the most similar chunk, with the same score.
+    similar = build_retriever(index=index, k=3, neighbour_weight=0).invoke("wormhole")
+    # MMR's first pick is the most similar chunk, with the same score (no neighbour blend).
     assert docs[0].page_content == similar[0].page_content
     assert docs[0].metadata["score"] == pytest.approx(similar[0].metadata["score"], abs=1e-4)
 
@@ -120,3 +120,49 @@ def test_videos_are_indexed_first(minilm: Path) -> None:
     retriever = build_retriever([TRANSCRIPTS[1]], index=fresh, k=1)
     assert fresh.has_video(WORMHOLES)
     assert retriever.invoke("wormhole")[0].metadata["video_id"] == WORMHOLES
+
+
+def _own_scores(index: VideoIndex, question: str, ids: list[str]) -> dict[str, float]:
+    """Cosine similarity of *question* to each stored chunk of *ids* (MiniLM's vectors)."""
+    import numpy as np
+
+    query = np.asarray(index.embeddings.embed_query(question), dtype=np.float64)
+    got = index.vectorstore.get(ids=ids, include=["embeddings"])
+    vectors = np.asarray(got["embeddings"], dtype=np.float64)
+    scores = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query))
+    return dict(zip(got["ids"], (float(s) for s in scores), strict=True))
+
+
+def test_matches_are_ranked_with_their_better_neighbour(index: VideoIndex) -> None:
+    question = "Why are honeybee colonies collapsing?"
+    weight = 0.35
+    docs = build_retriever(index=index, k=5, window=0, neighbour_weight=weight).invoke(question)
+    keys = [chunk_key(doc.metadata) for doc in docs]
+    assert all(key is not None for key in keys)
+    ids = sorted({
+        chunk_id(video_id, fingerprint, i)
+        for video_id, fingerprint, position in keys  # type: ignore[misc]
+        for i in (position - 1, position, position + 1)
+    })
+    own = _own_scores(index, question, ids)
+    for doc, (video_id, fingerprint, position) in zip(docs, keys, strict=True):  # type: ignore[misc]
+        mine = own[chunk_id(video_id, fingerprint, position)]
+        around = [own.get(chunk_id(video_id, fingerprint, i)) for i in (position - 1, position + 1)]
+        best = max(s for s in around if s is not None)
+        assert doc.metadata["score"] == pytest.approx((1 - weight) * mine + weight * best, abs=1e-4)
+    scores = [doc.metadata["score"] for doc in docs]
+    assert scores == sorted(scores, reverse=True)
+    # Weight 0 is the chunk's own similarity; the blend can change which chunk leads.
+    plain = build_retriever(index=index, k=5, window=0, neighbour_weight=0).invoke(question)
+    for doc in plain:
+        key = chunk_key(doc.metadata)
+        assert key is not None
+        assert doc.metadata["score"] == pytest.approx(
+            _own_scores(index, question, [chunk_id(*key)])[chunk_id(*key)], abs=1e-4
+        )
+
+
+@pytest.mark.parametrize("weight", [1, 1.5, -0.1, True, "0.3"])
+def test_a_bad_neighbour_weight_says_what_to_use(index: VideoIndex, weight: Any) -> None:
+    with pytest.raises(ChainConfigurationError, match="neighbour_weight must be a number"):
+        build_retriever(index=index, neighbour_weight=weight)

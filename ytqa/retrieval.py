@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DEFAULT_CITE_LEAD",
+    "DEFAULT_NEIGHBOUR_WEIGHT",
     "DEFAULT_WINDOW",
     "SEARCH_TYPES",
     "VideoRetriever",
@@ -53,6 +54,10 @@ DEFAULT_WINDOW = 5
 
 DEFAULT_CITE_LEAD = 3.0
 """Seconds before the matching chunk that a result's link opens at."""
+
+DEFAULT_NEIGHBOUR_WEIGHT = 0.35
+"""Share of a chunk's rank score taken from its better-matching direct neighbour
+(see :attr:`VideoRetriever.neighbour_weight` and docs/evaluation.md)."""
 
 
 class VideoRetriever(BaseRetriever):
@@ -71,7 +76,8 @@ class VideoRetriever(BaseRetriever):
     ``end``, ``url``/``source``, ``title``, ...) plus
 
     * ``score`` — similarity to the query, higher is closer (cosine similarity, or
-      the dot product for dot-product presets);
+      the dot product for dot-product presets), blended with the better direct
+      neighbour's by :attr:`neighbour_weight`; results come best first;
     * ``timestamp`` — the start as ``mm:ss`` / ``h:mm:ss``;
     * ``title`` — the video ID where the title is unknown.
 
@@ -101,6 +107,12 @@ class VideoRetriever(BaseRetriever):
     """Seconds before the matching chunk that the link opens at (never before the
     returned passage): caption timing is coarse, and a viewer should hear the
     answer from its first word."""
+    neighbour_weight: float = DEFAULT_NEIGHBOUR_WEIGHT
+    """Matches are ranked by ``(1 - w) * score + w * max(score of the chunk before,
+    score of the chunk after)``: an answer spoken over two chunks, or a moment whose
+    neighbour also matches, comes before a lone chunk that shares a few topic words.
+    0 ranks by each chunk's own score. The ``score`` returned is this blend (on the
+    similarity's scale); ``score_threshold`` applies to each chunk's own similarity."""
 
     @model_validator(mode="before")
     @classmethod
@@ -114,6 +126,7 @@ class VideoRetriever(BaseRetriever):
                           dict(values.get("search_kwargs") or {}))
             _check_window(values.get("window", DEFAULT_WINDOW),
                           values.get("cite_lead", DEFAULT_CITE_LEAD))
+            _check_neighbour_weight(values.get("neighbour_weight", DEFAULT_NEIGHBOUR_WEIGHT))
         return values
 
     def _get_relevant_documents(
@@ -184,10 +197,58 @@ class VideoRetriever(BaseRetriever):
             scored = self._mmr_search(query, wanted, where, options)
         else:
             threshold = options.pop("score_threshold", None)
-            scored = self._similarity_search(query, wanted, where, options)
+            query_vector = self._embed_query(query)
+            scored = self._similarity_search(query_vector, wanted, where, options)
             if search_type == "similarity_score_threshold":
                 scored = [(doc, score) for doc, score in scored if score >= float(threshold)]
+            if self.neighbour_weight:
+                scored = self._rank_with_neighbours(query_vector, scored)
         return self._passages(scored, k)
+
+    def _embed_query(self, query: str) -> list[float]:
+        embeddings = self.index.vectorstore.embeddings
+        if embeddings is None:  # pragma: no cover - VideoIndex always sets one
+            raise VideoIndexError("The index has no embedding model, so it cannot search.")
+        return embeddings.embed_query(query)
+
+    def _rank_with_neighbours(
+        self, query_vector: list[float], scored: list[tuple[Document, float]]
+    ) -> list[tuple[Document, float]]:
+        """*scored* re-ordered by each chunk's score blended with its better neighbour's."""
+        import numpy as np
+
+        own: dict[str, float] = {}
+        for document, score in scored:
+            key = chunk_key(document.metadata)
+            if key is not None:
+                own[chunk_id(*key)] = score
+        wanted: set[str] = set()
+        for document, _ in scored:
+            key = chunk_key(document.metadata)
+            if key is not None:
+                video_id, fingerprint, index = key
+                wanted.update(chunk_id(video_id, fingerprint, i) for i in (index - 1, index + 1))
+        missing = sorted(wanted - own.keys())
+        if missing:  # neighbours the search did not return: score their stored vectors
+            got = self.index.vectorstore.get(ids=missing, include=["embeddings"])
+            if len(got["ids"]):
+                vectors = np.asarray(got["embeddings"], dtype=np.float32)
+                query = np.asarray(query_vector, dtype=np.float32)
+                scores = _similarities(query, vectors, self.index.preset.chroma_space)
+                own.update(zip(got["ids"], (float(x) for x in scores), strict=True))
+        weight = self.neighbour_weight
+
+        def rank(document: Document, score: float) -> float:
+            key = chunk_key(document.metadata)
+            if key is None:
+                return score
+            video_id, fingerprint, index = key
+            around = [own.get(chunk_id(video_id, fingerprint, i)) for i in (index - 1, index + 1)]
+            best = max((s for s in around if s is not None), default=score)
+            return (1 - weight) * score + weight * best
+
+        ranked = [(document, rank(document, score)) for document, score in scored]
+        return sorted(ranked, key=lambda pair: pair[1], reverse=True)
 
     def _passages(self, scored: list[tuple[Document, float]], k: int) -> list[Document]:
         """The first *k* matches, each widened by its neighbours; overlapping ones merged."""
@@ -245,10 +306,11 @@ class VideoRetriever(BaseRetriever):
         return Document(page_content=text, metadata=metadata, id=match.id)
 
     def _similarity_search(
-        self, query: str, k: int, where: dict[str, Any] | None, options: dict[str, Any]
+        self, query_vector: list[float], k: int, where: dict[str, Any] | None,
+        options: dict[str, Any],
     ) -> list[tuple[Document, float]]:
-        pairs = self.index.vectorstore.similarity_search_with_score(
-            query, k=k, filter=where, **options
+        pairs = self.index.vectorstore.similarity_search_by_vector_with_relevance_scores(
+            query_vector, k=k, filter=where, **options
         )
         space = self.index.preset.chroma_space
         # Chroma returns distances: cosine and ip distances are 1 - similarity.
@@ -332,6 +394,14 @@ def _check_window(window: Any, cite_lead: Any) -> None:
     if isinstance(cite_lead, bool) or not isinstance(cite_lead, (int, float)) or cite_lead < 0:
         raise ChainConfigurationError(
             f"cite_lead must be a number of seconds, 0 or more; got {cite_lead!r}."
+        )
+
+
+def _check_neighbour_weight(weight: Any) -> None:
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < 1:
+        raise ChainConfigurationError(
+            f"neighbour_weight must be a number from 0 (each chunk's own score) up to, "
+            f"not including, 1; got {weight!r}."
         )
 
 
@@ -433,6 +503,7 @@ def build_retriever(
     client: Any = None,
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
+    neighbour_weight: float = DEFAULT_NEIGHBOUR_WEIGHT,
     fetch: FetchOptions | None = None,
     **fetch_options: Any,
 ) -> VideoRetriever:
@@ -461,6 +532,9 @@ def build_retriever(
             (0: the matching chunk alone).
         cite_lead: Seconds before the matching chunk that each result's ``url``
             and ``timestamp`` open at (``cited_start``; never before ``start``).
+        neighbour_weight: Share of a match's rank taken from its better-matching
+            direct neighbour (0: each chunk's own score); see
+            :attr:`VideoRetriever.neighbour_weight`.
         fetch, fetch_options: How transcripts of new videos are had: a
             :class:`ytqa.ingest.FetchOptions`, or its fields as keywords
             (``languages``, ``translate_to``, ``proxy``, ``captions``, ``asr``,
@@ -485,6 +559,7 @@ def build_retriever(
         search_kwargs=dict(search_kwargs or {}),
         window=window,
         cite_lead=cite_lead,
+        neighbour_weight=neighbour_weight,
     )
     scope = None
     if videos is not None:
