@@ -16,7 +16,10 @@ Built indexes are kept in ``--cache`` (default ``.cache/bench/query-latency``,
 gitignored), one folder per preset and size, with the build's figures in
 ``bench.json``: a later run reuses them, and a bigger size starts from a copy
 of the biggest smaller one. An interrupted build resumes where it stopped
-(ytqa writes whole videos). ``--rebuild`` starts afresh.
+(ytqa writes whole videos), if Chroma's files survived the interruption; a
+process killed in the middle of a write can leave Chroma refusing further
+writes (``IndexCorruptError``): delete ``<size>.building`` then. ``--rebuild``
+starts afresh.
 
 Each size is measured twice, each time in a fresh process (so its peak
 memory is that of searching, not of building; it is taken after the
