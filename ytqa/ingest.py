@@ -27,8 +27,10 @@ import collections
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -456,7 +458,8 @@ def _fetched(
     blocked: _GaveUpError | None = None
     reason = ""  # what YouTube answered, for the error
     unfetched: list[str] = []  # the sources not submitted when the run stopped
-    pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="ytqa-fetch")
+    pool = _Workers(options.concurrency)
+    finished = False
     try:
         while window or pending:
             while blocked is None and pending and len(window) < ahead:
@@ -486,11 +489,57 @@ def _fetched(
                 tracker.video_done()
                 continue
             yield label, transcript
+        finished = True
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for _, left in window:
+            left.cancel()
+        # Stopped (Ctrl-C, an error, the caller closing the generator): return at once,
+        # leaving a fetch in progress to end by itself; nothing of it is written.
+        pool.close(wait=finished)
     if blocked is not None:
         report.not_fetched[:] = list(dict.fromkeys(report.not_fetched + unfetched))
         report.stopped = RunBlockedError(pacer.give_up, len(report.not_fetched), reason)
+
+
+class _Workers:
+    """The threads that fetch: daemon threads, so that stopping the run (Ctrl-C) ends
+    the process at once; ``ThreadPoolExecutor``'s threads are joined when Python exits,
+    which would hold it until a fetch or a speech-to-text in progress ended."""
+
+    def __init__(self, count: int) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads = [
+            threading.Thread(target=self._work, name=f"ytqa-fetch-{number}", daemon=True)
+            for number in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._tasks.put((future, lambda: function(*args)))
+        return future
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            future, call = task
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while it waited
+            try:
+                result = call()
+            except BaseException as exc:  # handed to the caller, as an executor does
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def close(self, *, wait: bool) -> None:
+        for _ in self._threads:
+            self._tasks.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
 
 
 def _reason(error: RequestBlockedError) -> str:
