@@ -438,6 +438,9 @@ def test_stopping_during_transcription_leaves_no_partial_transcript_or_video(
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        # Ctrl-C as in a terminal, even when pytest was started in the background by a
+        # shell (SIGINT ignored there, and ignored signals are inherited).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert child.stdout is not None

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -250,6 +251,9 @@ def terminal_chat(home: Path, tmp_path: Path) -> Iterator[tuple[int, int, Reader
     env = environment(home)
     pid, master = pty.fork()
     if pid == 0:  # the child: the terminal's session leader, running ytqa chat
+        # Ctrl-C as in a terminal, even when pytest was started in the background by a
+        # shell (SIGINT ignored there, and ignored signals are inherited).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(sys.executable, argv, env)
     try:
         yield pid, master, Reader(master), tmp_path
