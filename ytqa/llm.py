@@ -64,8 +64,8 @@ __all__ = [
 DEFAULT_LLM = "llamacpp:Qwen/Qwen2.5-0.5B-Instruct-GGUF::qwen2.5-0.5b-instruct-q4_k_m.gguf"
 """The LLM used when none is given: a 0.5B-parameter instruct model (Apache-2.0),
 4-bit, 491 MB, run by llama.cpp (``pip install "ytqa[local]"``): on two CPU cores
-its first token comes within about 3 s of a five-excerpt prompt, then 20-30 tokens
-a second (docs/performance.md). Hosted or Ollama models (``"provider:model"``)
+it reads a five-excerpt prompt in about 12 s, then streams about 27 tokens a
+second (docs/performance.md). Hosted or Ollama models (``"provider:model"``)
 answer better. Override with ``$YTQA_LLM`` or ``llm=``; offline, put the file in
 ``$YTQA_MODELS_DIR``."""
 
