@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
-import re
 import shutil
 import statistics
 import sys
@@ -59,22 +58,7 @@ OFF_TOPIC = [
 DECLINE = "not in these videos"
 """What DEFAULT_PROMPT asks the model to say when the excerpts lack the answer."""
 
-CITE = re.compile(r"\[((?:\d{1,2}:)?\d{1,2}:\d{2}(?:\s*[,;]\s*(?:\d{1,2}:)?\d{1,2}:\d{2})*)\]")
-"""A cited ``[mm:ss]`` or ``[h:mm:ss]`` mark, or several in one bracket."""
-
 LAND_TOLERANCE = 15.0
-
-
-def cited_moments(answer: str) -> list[float]:
-    """Seconds of every ``[mm:ss]`` / ``[h:mm:ss]`` mark in *answer*, in order."""
-    moments = []
-    for match in CITE.finditer(answer):
-        for mark in re.split(r"\s*[,;]\s*", match.group(1)):
-            seconds = 0.0
-            for part in mark.split(":"):
-                seconds = seconds * 60 + int(part)
-            moments.append(seconds)
-    return moments
 
 
 def passage_span(document: Any) -> tuple[float, float]:
@@ -119,6 +103,7 @@ def main() -> None:
 
     from tests import offline_models as om
     from ytqa import build_chain
+    from ytqa.citations import find_marks
     from ytqa.index import VideoIndex
     from ytqa.transcripts import read_transcript_file, transcript_files
 
@@ -149,7 +134,8 @@ def main() -> None:
             seconds.append(time.perf_counter() - began)
             answer = " ".join(result["result"].split())
             documents = result["source_documents"]
-            moments = cited_moments(answer)
+            # The marks as ytqa reads them (ranges by their start).
+            moments = [mark.start for mark in find_marks(answer)]
             spans = [passage_span(document) for document in documents]
             cites += len(moments)
             inside += sum(any(low <= m <= high for low, high in spans) for m in moments)
