@@ -19,8 +19,8 @@ set:
   videos" (what ``DEFAULT_PROMPT`` asks for); for the others, the share declined;
 - **s/answer**: median seconds per answer (retrieval + generation).
 
-``--limit N`` asks the first N questions of each set. Cited marks are parsed here
-(``CITE``), from the answer text. A benchmark, not a test: it prints, it asserts nothing.
+``--limit N`` asks the first N questions of each set. Cited marks are read from the
+answer text by ``ytqa.citations.find_marks``. A benchmark, not a test: it asserts nothing.
 Needs ``ytqa[local]``, the packaged models (README, Development) and ../shared/data.
 """
 
