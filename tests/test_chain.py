@@ -449,7 +449,7 @@ def test_prompt_of_the_wrong_type_is_refused(index: VideoIndex, llm: RecordingCh
 
 def test_default_prompt_variables() -> None:
     assert set(DEFAULT_PROMPT.input_variables) == {"context", "question"}
-    for needed in ("I don't know", "[05:12]", "<excerpt>", "untrusted data"):
+    for needed in ("not in these videos", "[05:12]", "<excerpt>", "untrusted data"):
         assert needed in SYSTEM_INSTRUCTIONS
 
 

@@ -130,8 +130,8 @@ def test_default_llm_unavailable_offline_says_how_to_pass_another(
         resolve_llm()
     message = str(caught.value)
     assert "default LLM" in message
-    assert DEFAULT_LLM.removeprefix("hf:") in message
-    for advice in ("llm='ollama:llama3.2'", "llm='hf:", LLM_ENV):
+    assert DEFAULT_LLM.removeprefix("llamacpp:") in message
+    for advice in ("llm='ollama:llama3.2'", "llm='llamacpp:", "llm='hf:", LLM_ENV):
         assert advice in message
     assert isinstance(caught.value, YtqaError)
 

@@ -76,8 +76,8 @@ SYSTEM_INSTRUCTIONS = (
     "Ground every statement in the excerpts and cite the moment it comes from with the "
     "mark of the line that says it, in square brackets, like [05:12] (or [1:05:12] past "
     "the first hour); name the video when the excerpts come from several.\n"
-    "If the excerpts do not contain the answer, say \"I don't know\" and do not guess "
-    "or use outside knowledge."
+    "If the excerpts do not contain the answer, say \"This is not in these videos.\" and "
+    "do not guess or use outside knowledge."
 )
 """The system message of every ytqa prompt: the fencing rule and the citation rule."""
 

@@ -23,8 +23,13 @@
   with the options (``ytqa ask --llm py:mypkg.models:make -o temperature=0``); the
   module is imported from ``sys.path``, so this is how a command is given a model
   that no ``provider:model`` names (a gateway client, a scripted model for tests);
+* ``"llamacpp:<file>.gguf"`` or ``"llamacpp:<hub repository>::<file>.gguf"`` — a
+  GGUF model run by llama.cpp (``pip install "ytqa[local]"``): quantised weights
+  as they are, streamed token by token, with the chat template the file carries.
+  A hub file is taken from ``$YTQA_MODELS_DIR/<file>`` when it is there (offline),
+  else from the Hugging Face cache or hub;
 * ``None`` — ``$YTQA_LLM`` if set, else :data:`DEFAULT_LLM`, a small local
-  instruct model, so that answers need no API key.
+  instruct model run by llama.cpp, so that answers need no API key.
 
 Loaded ``hf:`` models are kept for the life of the process (one per model and
 options), like the embedding models, so building several chains loads once.
@@ -46,6 +51,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 from langchain_core.runnables.config import run_in_executor
 
+from ytqa._llamacpp import LLAMACPP_PREFIX, load_llamacpp
 from ytqa.embeddings import resolve_device
 from ytqa.errors import LLMConfigurationError
 
@@ -60,9 +66,13 @@ __all__ = [
     "resolve_llm",
 ]
 
-DEFAULT_LLM = "hf:Qwen/Qwen2.5-0.5B-Instruct"
-"""The LLM used when none is given: a 0.5B-parameter instruct model (Apache-2.0,
-about 1 GB) that runs on a laptop CPU. Override with ``$YTQA_LLM`` or ``llm=``."""
+DEFAULT_LLM = "llamacpp:Qwen/Qwen2.5-0.5B-Instruct-GGUF::qwen2.5-0.5b-instruct-q4_k_m.gguf"
+"""The LLM used when none is given: a 0.5B-parameter instruct model (Apache-2.0),
+4-bit, 491 MB, run by llama.cpp (``pip install "ytqa[local]"``): on two CPU cores
+it reads a five-excerpt prompt in about 12 s, then streams about 27 tokens a
+second (docs/performance.md). Hosted or Ollama models (``"provider:model"``)
+answer better. Override with ``$YTQA_LLM`` or ``llm=``; offline, put the file in
+``$YTQA_MODELS_DIR``."""
 
 LLM_ENV = "YTQA_LLM"
 """Environment variable naming the default LLM, in any form ``llm=`` accepts."""
@@ -77,7 +87,8 @@ GGUF_SEPARATOR = "::"
 _ALTERNATIVES = (
     "To use another model, pass llm='openai:gpt-4o-mini' (pip install langchain-openai, "
     "OPENAI_API_KEY), llm='ollama:llama3.2' (pip install langchain-ollama, a running "
-    "Ollama), llm='hf:/path/to/local/model', a LangChain model instance, or set "
+    "Ollama), llm='llamacpp:/path/to/model.gguf' (pip install \"ytqa[local]\"), "
+    "llm='hf:/path/to/local/model', a LangChain model instance, or set "
     f"{LLM_ENV} to one of these."
 )
 
@@ -92,9 +103,9 @@ def resolve_llm(
     """Return the LangChain language model that *llm* names.
 
     Args:
-        llm: A LangChain model instance, ``"provider:model"``, ``"hf:<model>"``
-            (see the module documentation), or ``None`` for ``$YTQA_LLM`` /
-            :data:`DEFAULT_LLM`.
+        llm: A LangChain model instance, ``"provider:model"``, ``"hf:<model>"``,
+            ``"llamacpp:<file>.gguf"`` (see the module documentation), or ``None``
+            for ``$YTQA_LLM`` / :data:`DEFAULT_LLM`.
         **options: For ``"provider:model"``: keyword arguments of
             ``init_chat_model`` (``temperature=0``, ``base_url=...``). For ``"hf:"``:
             ``device`` (``"auto"``: CUDA, then Apple MPS, then CPU; or ``"cpu"``,
@@ -102,6 +113,10 @@ def resolve_llm(
             (for ``from_pretrained``), and generation arguments
             (``max_new_tokens`` — default 256 —, ``temperature`` — sampling
             instead of greedy decoding —, ``top_p``, ``repetition_penalty``...).
+            For ``"llamacpp:"``: ``max_new_tokens`` (or ``max_tokens``; default 256),
+            ``temperature`` (default 0: greedy), ``top_p``, ``repeat_penalty``,
+            ``seed``, ``stop``, ``n_ctx`` (default 4096) and ``n_threads`` (default:
+            every core).
 
     Raises:
         LLMConfigurationError: the model cannot be had: unknown provider, missing
@@ -131,7 +146,23 @@ def resolve_llm(
         return _load_hf_cached(spec, options, is_default=is_default)
     if spec.startswith(PY_PREFIX):
         return _import_model(spec, options)
+    if spec.startswith(LLAMACPP_PREFIX):
+        return _load_llamacpp(spec, options, is_default=is_default)
     return _init_provider_model(spec, options)
+
+
+def _load_llamacpp(
+    spec: str, options: dict[str, Any], *, is_default: bool
+) -> BaseLanguageModel[Any]:
+    try:
+        return load_llamacpp(spec, options)
+    except LLMConfigurationError as exc:
+        if not is_default:
+            raise
+        raise LLMConfigurationError(
+            f"Cannot load the default LLM {spec.removeprefix(LLAMACPP_PREFIX)!r}: {exc} "
+            + _ALTERNATIVES
+        ) from exc
 
 
 # --- "provider:model" through init_chat_model ------------------------------------

@@ -1,0 +1,298 @@
+"""Local GGUF chat models run by llama.cpp (``llm="llamacpp:..."``, the default LLM).
+
+llama.cpp runs quantised weights as they are (transformers de-quantises GGUF files
+to full precision), so a 0.5B model answers on a laptop CPU within seconds. The
+runtime is ``llama-cpp-python`` (``pip install "ytqa[local]"``); the chat model
+below is a plain LangChain ``BaseChatModel`` over it that streams, applies the
+chat template stored in the GGUF file, and counts tokens with the model's own
+tokenizer.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.chat_models import generate_from_stream
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from ytqa.errors import LLMConfigurationError
+
+LLAMACPP_PREFIX = "llamacpp:"
+GGUF_SEPARATOR = "::"
+DEFAULT_CONTEXT = 4096
+"""Tokens of context: five excerpts and the instructions take about 1,500."""
+
+INSTALL_HINT = 'pip install "ytqa[local]"'
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
+
+_runtimes: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
+_runtimes_lock = threading.Lock()
+
+
+def parse_llamacpp_spec(spec: str) -> tuple[str | None, str]:
+    """Split ``"llamacpp:..."`` into (hub repository or None, GGUF file or path).
+
+    >>> parse_llamacpp_spec("llamacpp:Qwen/Qwen2.5-0.5B-Instruct-GGUF::model-q4_k_m.gguf")
+    ('Qwen/Qwen2.5-0.5B-Instruct-GGUF', 'model-q4_k_m.gguf')
+    >>> parse_llamacpp_spec("llamacpp:/models/model.gguf")
+    (None, '/models/model.gguf')
+
+    Raises:
+        LLMConfigurationError: nothing after the prefix, or a hub repository without a file.
+    """
+    target = spec.removeprefix(LLAMACPP_PREFIX).strip()
+    if GGUF_SEPARATOR in target:
+        repo, _, file = (part.strip() for part in target.partition(GGUF_SEPARATOR))
+        if repo and file:
+            return repo, file
+    elif target:
+        return None, target
+    raise LLMConfigurationError(
+        f"llm={spec!r} names no GGUF file: write 'llamacpp:/path/to/model.gguf' or "
+        "'llamacpp:<hub repository>::<file>.gguf'."
+    )
+
+
+def gguf_path(spec: str, *, models_dir: str | None = None) -> Path:
+    """Where the GGUF file of *spec* is, downloading it from the hub if need be.
+
+    A path is used as it is. ``repo::file`` is ``$YTQA_MODELS_DIR/<file>`` when that
+    file exists (offline use), else the file from the Hugging Face cache or hub.
+
+    Raises:
+        LLMConfigurationError: no such file, or the hub cannot be reached.
+    """
+    repo, file = parse_llamacpp_spec(spec)
+    if repo is None:
+        path = Path(file).expanduser()
+        if not path.is_file():
+            raise LLMConfigurationError(
+                f"No GGUF file at {path}. Check the path after 'llamacpp:'."
+            )
+        return path
+    models_dir = models_dir if models_dir is not None else os.environ.get("YTQA_MODELS_DIR")
+    if models_dir and (Path(models_dir) / file).is_file():
+        return Path(models_dir) / file
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(repo, file))
+    except Exception as exc:  # offline, unknown repository or file, network errors
+        where = f"$YTQA_MODELS_DIR ({models_dir}) has no {file}" if models_dir else (
+            "YTQA_MODELS_DIR is not set"
+        )
+        raise LLMConfigurationError(
+            f"Cannot get {file} from the Hugging Face repository {repo} "
+            f"({' '.join(str(exc).split())}); {where}. Connect once to download it, or "
+            f"copy the file into $YTQA_MODELS_DIR."
+        ) from exc
+
+
+def load_runtime(path: Path, *, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
+    """The ``llama_cpp.Llama`` of *path*, loaded once per process, with its lock
+    (a llama.cpp context serves one generation at a time)."""
+    key = (str(path.resolve()), n_ctx, n_threads)
+    with _runtimes_lock:
+        cached = _runtimes.get(key)
+        if cached is None:
+            Llama = require_runtime().Llama  # noqa: N806 - the runtime's class
+
+            try:
+                runtime = Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads,
+                    n_threads_batch=n_threads,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise LLMConfigurationError(
+                    f"llama.cpp cannot load {path} ({' '.join(str(exc).split())}): is it "
+                    "a complete GGUF file?"
+                ) from exc
+            cached = _runtimes[key] = (runtime, threading.Lock())
+    return cached
+
+
+def require_runtime() -> Any:
+    """The ``llama_cpp`` module, or an error that says how to install it."""
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise LLMConfigurationError(
+            f"Local GGUF models run on llama.cpp, which is not installed: run `{INSTALL_HINT}` "
+            "(it builds llama-cpp-python, a few minutes)."
+        ) from exc
+    return llama_cpp
+
+
+def default_threads() -> int:
+    """Every core this process may use (llama.cpp's own default takes half)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+class LlamaCppChatModel(BaseChatModel):
+    """A LangChain chat model over a GGUF file run by llama.cpp.
+
+    Streams token by token (``stream``/``astream``), formats messages with the
+    chat template stored in the GGUF file, honours ``stop`` and ``max_tokens``,
+    and decodes greedily unless ``temperature`` is above 0. Make one with
+    ``ytqa.resolve_llm("llamacpp:...")``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model_path: str
+    """The GGUF file."""
+    max_tokens: int = 256
+    """Tokens generated at most per answer."""
+    temperature: float = 0.0
+    """0: greedy decoding (the same answer every time); above 0: sampling."""
+    top_p: float = 0.95
+    repeat_penalty: float = 1.05
+    """Above 1 discourages the loops that small models fall into (Qwen2.5's own value)."""
+    seed: int | None = None
+    stop: list[str] | None = None
+    """Strings that end the answer (the template's end-of-turn token always does)."""
+    client: Any = Field(default=None, exclude=True)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, *, lock: threading.Lock | None = None, **data: Any) -> None:
+        super().__init__(**data)
+        if lock is not None:
+            self._lock = lock
+
+    @property
+    def _llm_type(self) -> str:
+        return "llamacpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model_path": self.model_path,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "repeat_penalty": self.repeat_penalty,
+        }
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token IDs of *text* by the model's own tokenizer (LangChain's fallback
+        would download GPT-2's)."""
+        tokens: list[int] = self.client.tokenize(
+            text.encode("utf-8"), add_bos=False, special=True
+        )
+        return tokens
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        result = generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+        generation = result.generations[0]
+        return ChatResult(
+            generations=[ChatGeneration(message=generation.message,
+                                        generation_info=generation.generation_info)]
+        )
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = {
+            "messages": [_as_dict(message) for message in messages],
+            "max_tokens": kwargs.pop("max_tokens", self.max_tokens),
+            "temperature": kwargs.pop("temperature", self.temperature),
+            "top_p": kwargs.pop("top_p", self.top_p),
+            "repeat_penalty": kwargs.pop("repeat_penalty", self.repeat_penalty),
+            "seed": kwargs.pop("seed", self.seed),
+            "stop": list(stop if stop is not None else self.stop or []),
+        }
+        if kwargs:
+            raise LLMConfigurationError(
+                f"Unknown generation options {sorted(kwargs)} for a llama.cpp model: use "
+                "max_tokens, temperature, top_p, repeat_penalty, seed or stop."
+            )
+        with self._lock:
+            try:
+                pieces = self.client.create_chat_completion(stream=True, **request)
+                finish = None
+                for piece in pieces:
+                    choice = piece["choices"][0]
+                    finish = choice.get("finish_reason") or finish
+                    text = choice["delta"].get("content") or ""
+                    if not text:
+                        continue
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+            except ValueError as exc:  # the prompt does not fit the context window
+                raise LLMConfigurationError(
+                    f"llama.cpp refused the prompt: {' '.join(str(exc).split())}. Ask "
+                    f"with fewer or shorter excerpts (k=...), or load the model with a "
+                    f"larger n_ctx (now {self.client.n_ctx()})."
+                ) from exc
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(content="", response_metadata={"finish_reason": finish,
+                                                                 "model_name": self.model_path}),
+            generation_info={"finish_reason": finish},
+        )
+
+
+def _as_dict(message: BaseMessage) -> dict[str, str]:
+    role = _ROLES.get(message.type)
+    if role is None:
+        raise LLMConfigurationError(
+            f"A llama.cpp chat model takes system, human and AI messages, not {message.type!r}."
+        )
+    return {"role": role, "content": message.text}
+
+
+def load_llamacpp(spec: str, options: dict[str, Any]) -> LlamaCppChatModel:
+    """The chat model that *spec* (``"llamacpp:..."``) names, with *options*.
+
+    Options: ``n_ctx`` (default :data:`DEFAULT_CONTEXT`), ``n_threads`` (default:
+    every core), and the generation fields of :class:`LlamaCppChatModel`
+    (``max_tokens`` — also spelled ``max_new_tokens``, as for ``hf:`` models —,
+    ``temperature``, ``top_p``, ``repeat_penalty``, ``seed``, ``stop``).
+    """
+    options = dict(options)
+    if "max_new_tokens" in options:
+        options.setdefault("max_tokens", options.pop("max_new_tokens"))
+    n_ctx = int(options.pop("n_ctx", DEFAULT_CONTEXT))
+    n_threads = int(options.pop("n_threads", default_threads()))
+    fields = set(LlamaCppChatModel.model_fields) - {"client", "model_path"}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise LLMConfigurationError(
+            f"Unknown options {unknown} for llm={spec!r}: use n_ctx, n_threads, "
+            f"{', '.join(sorted(fields))}."
+        )
+    require_runtime()  # first: without it, no model is worth downloading
+    path = gguf_path(spec)
+    runtime, lock = load_runtime(path, n_ctx=n_ctx, n_threads=n_threads)
+    try:
+        return LlamaCppChatModel(model_path=str(path), client=runtime, lock=lock, **options)
+    except ValueError as exc:  # pydantic's ValidationError
+        raise LLMConfigurationError(
+            f"Bad options for llm={spec!r}: {' '.join(str(exc).split())}"
+        ) from exc
