@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import http.cookiejar
 import io
 import logging
 import os
@@ -43,6 +42,8 @@ from ytqa.transcripts._model import Segment, Transcript, _clean_text
 from ytqa.video import watch_url
 
 if TYPE_CHECKING:
+    import http.cookiejar
+
     import requests
     from youtube_transcript_api import Transcript as UpstreamTranscript
     from youtube_transcript_api import TranscriptList
@@ -175,6 +176,8 @@ def load_cookies(path: str | os.PathLike[str]) -> http.cookiejar.MozillaCookieJa
         CookieFileError: the file is missing, unreadable, malformed or holds no cookie.
     """
     file = Path(os.path.expanduser(os.fspath(path)))
+    import http.cookiejar  # only runs with cookies: kept out of `import ytqa`
+
     jar = http.cookiejar.MozillaCookieJar()
     try:
         if not file.is_file():
