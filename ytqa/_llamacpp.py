@@ -10,6 +10,7 @@ tokenizer.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -119,8 +120,19 @@ def load_runtime(path: Path, *, n_ctx: int, n_threads: int) -> tuple[Any, thread
                     f"llama.cpp cannot load {path} ({' '.join(str(exc).split())}): is it "
                     "a complete GGUF file?"
                 ) from exc
+            if not _runtimes:
+                atexit.register(_close_runtimes)
             cached = _runtimes[key] = (runtime, threading.Lock())
     return cached
+
+
+def _close_runtimes() -> None:
+    """Free the loaded models while Python still runs: left to ``Llama.__del__`` at
+    interpreter exit, llama-cpp-python prints a traceback from half-torn-down modules."""
+    with _runtimes_lock:
+        for runtime, _ in _runtimes.values():
+            runtime.close()
+        _runtimes.clear()
 
 
 def require_runtime() -> Any:
