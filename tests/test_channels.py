@@ -448,3 +448,43 @@ def test_a_killed_channel_run_resumes_fetching_only_what_is_missing(
     # Exactly the videos neither indexed nor cached are fetched, each once.
     assert sorted(log.read_text().split()) == sorted(set(videos) - cached)
     assert {v.video_id for v in VideoIndex("minilm").videos()} == set(videos)
+
+
+def test_ctrl_c_ends_a_run_at_once_while_fetches_are_in_flight(
+    youtube_responses: Path, minilm: Path, tmp_path: Path
+) -> None:
+    # Each mocked request takes 30 s: after the first watch page, the fetching threads
+    # wait in the next requests. Ctrl-C must not wait for them.
+    log = tmp_path / "requests.log"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "YTQA_TEST_YOUTUBE": json.dumps({
+            "assets": str(youtube_responses), "log": str(log), "latency": 30.0,
+            "videos": ids(6),
+        }),
+    }
+    command = [sys.executable, "-m", "tests.youtube_child", "ingest", CHANNEL,
+               "--concurrency", "2"]
+    child = subprocess.Popen(
+        command, env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as in a terminal, even when pytest runs as a shell's background job.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (log.exists() and log.read_text()):
+            assert child.poll() is None, "the run ended before it could be stopped"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        # Well before the requests in flight could end (30 s each).
+        code = child.wait(timeout=15)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        _, errors = child.communicate()
+    assert code == 130, errors
+    assert errors.strip().splitlines()[-1] == "Interrupted."
+    assert VideoIndex("minilm").videos() == []  # nothing half-written
