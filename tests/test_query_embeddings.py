@@ -25,6 +25,10 @@ from ytqa.preset_embeddings import PresetEmbeddings
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "lighthouse-talk.srt"
 SEARCH_PATH_FORBIDDEN = ("torch", "transformers", "sentence_transformers", "langchain_huggingface")
+# `ytqa search` needs no LangChain retriever either: it and its tracing (langsmith)
+# would double its start-up.
+CLI_SEARCH_FORBIDDEN = (*SEARCH_PATH_FORBIDDEN, "langchain_core.retrievers", "langsmith",
+                        "langchain_chroma")
 
 # Short, long (past the window: truncated alike), unicode, empty-ish, odd whitespace.
 TEXTS = [
@@ -236,7 +240,9 @@ def test_a_model_that_is_not_on_disk_falls_back(caplog: pytest.LogCaptureFixture
 # ---------------------------------------------------------------------------
 
 
-def test_search_over_an_existing_index_loads_no_torch(minilm: Path, tmp_path: Path) -> None:
+def test_search_over_an_existing_index_loads_no_torch_and_no_retriever(
+    minilm: Path, tmp_path: Path
+) -> None:
     env = {**os.environ, "YTQA_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
     subprocess.run([sys.executable, "-m", "ytqa.cli", "ingest", str(EXAMPLE)], env=env,
                    check=True, capture_output=True, timeout=300)
@@ -247,7 +253,7 @@ def test_search_over_an_existing_index_loads_no_torch(minilm: Path, tmp_path: Pa
         "    main(['search', 'Who designed the new kind of lens?', '-k', '1', '--json'])\n"
         "except SystemExit as exit:\n"
         "    assert not exit.code, exit.code\n"
-        f"print(json.dumps([m for m in {SEARCH_PATH_FORBIDDEN!r} if m in sys.modules]))\n"
+        f"print(json.dumps([m for m in {CLI_SEARCH_FORBIDDEN!r} if m in sys.modules]))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
                           text=True, timeout=300, check=True)

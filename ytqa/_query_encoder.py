@@ -19,14 +19,24 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["QueryEncoder", "Unsupported", "load_query_encoder"]
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from ytqa.embeddings import EmbeddingPreset
+
+__all__ = [
+    "QueryEncoder",
+    "Unsupported",
+    "load_query_encoder",
+    "preset_query_encoder",
+    "query_vector",
+]
 
 _ARCHITECTURES = ("bert", "mpnet")
 _TRANSFORMER = "sentence_transformers.models.Transformer"
@@ -307,3 +317,56 @@ def _relative_buckets(length: int) -> np.ndarray:
     large = np.minimum(large, half - 1)
     result: np.ndarray = buckets + np.where(n < exact, n, large)
     return result
+
+
+# -- the encoder of an embedding preset -------------------------------------------
+
+# Logged under the LangChain class's name: that is where users look for it.
+_log = logging.getLogger("ytqa.preset_embeddings")
+_encoders_lock = threading.Lock()
+# The numpy encoder of each preset and model folder; None where sentence-transformers embeds.
+_encoders: dict[tuple[EmbeddingPreset, str | None], QueryEncoder | None] = {}
+
+
+def query_vector(preset: EmbeddingPreset, text: str) -> list[float] | None:
+    """*text*'s vector by *preset*'s model in numpy, or None where the numpy encoder
+    cannot reproduce the model (sentence-transformers must embed it)."""
+    encoder = preset_query_encoder(preset)
+    if encoder is None:
+        return None
+    # HuggingFaceEmbeddings makes the same replacement before encoding.
+    vector = encoder.encode(text.replace("\n", " "), normalize=preset.normalize)
+    return [float(value) for value in vector]
+
+
+def preset_query_encoder(preset: EmbeddingPreset) -> QueryEncoder | None:
+    """The numpy encoder of *preset*'s model folder, or None (sentence-transformers embeds)."""
+    from ytqa.embeddings import local_model_folder, model_location
+
+    folder = local_model_folder(preset)
+    key = (preset, None if folder is None else str(folder))
+    with _encoders_lock:
+        if key in _encoders:
+            return _encoders[key]
+        encoder: QueryEncoder | None = None
+        try:
+            if folder is None:
+                raise Unsupported(f"{model_location(preset)!r} is not a model folder on disk")
+            encoder = load_query_encoder(str(folder))
+            if encoder.dimension != preset.dimension:
+                raise Unsupported(
+                    f"it makes {encoder.dimension} dimensions where the preset says "
+                    f"{preset.dimension}"
+                )
+        except Unsupported as reason:
+            encoder = None
+            _log.debug(
+                "Questions for embedding model %r are embedded by sentence-transformers, "
+                "not in numpy: %s.", preset.key, reason,
+            )
+        else:
+            _log.debug("Questions for embedding model %r are embedded in numpy from %s.",
+                       preset.key, folder)
+        _encoders[key] = encoder
+        return encoder
+

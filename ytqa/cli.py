@@ -408,7 +408,7 @@ class _IngestBar:
 
 def _source_lines(documents: Sequence[Document]) -> list[tuple[str, str]]:
     """``(label, url)`` per source: ``[mm:ss] title`` and the link that opens there."""
-    from ytqa.retrieval import source_label
+    from ytqa.passages import source_label
 
     return [(label, url or "") for label, url in map(source_label, documents)]
 
@@ -690,17 +690,17 @@ def search(
     Retrieval only: no LLM is needed. Each passage comes with its timestamp,
     a link to that moment and its similarity score.
     """
-    from ytqa.retrieval import build_retriever
+    # ytqa.passages, not build_retriever: LangChain's retriever would double the start-up.
+    from ytqa.passages import retrieve_passages, searchable_videos
 
+    index = _open_index(model, chroma_server)
     with _SpeechProgress(not as_json) as speech:
-        retriever = build_retriever(
+        video_ids = searchable_videos(
+            index,
             list(sources) or None,
-            model=model,
-            k=k,
-            index=_open_index(model, chroma_server),
             fetch=_fetch(languages, translate_to, proxy, captions, speech.settings(asr, asr_model)),
         )
-    documents = retriever.invoke(query)
+    documents = retrieve_passages(index, query, k=k, video_ids=video_ids)
     if as_json:
         _echo_json({"query": query, "results": [_document_json(d) for d in documents]})
         return

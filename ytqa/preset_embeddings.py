@@ -16,34 +16,19 @@ model's own.
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
-from ytqa.embeddings import (
-    DEFAULT_MODEL,
-    EmbeddingPreset,
-    get_embeddings,
-    local_model_folder,
-    model_location,
-    resolve_preset,
-)
+from ytqa._query_encoder import preset_query_encoder, query_vector
+from ytqa.embeddings import DEFAULT_MODEL, EmbeddingPreset, get_embeddings, resolve_preset
 from ytqa.errors import EmbeddingModelError
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from ytqa._query_encoder import QueryEncoder
-
 __all__ = ["PresetEmbeddings"]
-
-_log = logging.getLogger(__name__)
-_lock = threading.Lock()
-# The numpy encoder of each preset and model folder; None where sentence-transformers embeds.
-_encoders: dict[tuple[EmbeddingPreset, str | None], QueryEncoder | None] = {}
 
 
 class PresetEmbeddings(Embeddings):
@@ -103,7 +88,7 @@ class PresetEmbeddings(Embeddings):
     @property
     def fast_queries(self) -> bool:
         """Whether questions are embedded in numpy (False: by sentence-transformers)."""
-        return _encoder(self.preset) is not None
+        return preset_query_encoder(self.preset) is not None
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed *texts* with sentence-transformers (loaded on the first call)."""
@@ -111,42 +96,5 @@ class PresetEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         """Embed the question *text*: in numpy where the model allows it."""
-        encoder = _encoder(self.preset)
-        if encoder is None:
-            return self.model.embed_query(text)
-        # HuggingFaceEmbeddings makes the same replacement before encoding.
-        vector = encoder.encode(text.replace("\n", " "), normalize=self.preset.normalize)
-        return [float(value) for value in vector]
-
-
-def _encoder(preset: EmbeddingPreset) -> QueryEncoder | None:
-    """The numpy encoder of *preset*'s model folder, or None (sentence-transformers embeds)."""
-    folder = local_model_folder(preset)
-    key = (preset, None if folder is None else str(folder))
-    with _lock:
-        if key in _encoders:
-            return _encoders[key]
-        from ytqa._query_encoder import Unsupported, load_query_encoder
-
-        encoder: QueryEncoder | None = None
-        try:
-            if folder is None:
-                raise Unsupported(f"{model_location(preset)!r} is not a model folder on disk")
-            encoder = load_query_encoder(str(folder))
-            if encoder.dimension != preset.dimension:
-                raise Unsupported(
-                    f"it makes {encoder.dimension} dimensions where the preset says "
-                    f"{preset.dimension}"
-                )
-        except Unsupported as reason:
-            encoder = None
-            _log.debug(
-                "Questions for embedding model %r are embedded by sentence-transformers, "
-                "not in numpy: %s.", preset.key, reason,
-            )
-        else:
-            _log.debug("Questions for embedding model %r are embedded in numpy from %s.",
-                       preset.key, folder)
-        _encoders[key] = encoder
-        return encoder
-
+        vector = query_vector(self.preset, text)
+        return self.model.embed_query(text) if vector is None else vector

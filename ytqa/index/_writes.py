@@ -28,17 +28,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
 
 from ytqa.chunking import CHUNKER_VERSION, ChunkSettings, chunk_transcript
 from ytqa.embeddings import EmbeddingPreset
 from ytqa.errors import EmbeddingModelError, VideoIndexError, YtqaError
 from ytqa.index import _manifest as manifest
 from ytqa.index._report import AddedVideo, FailedSource, IngestReport, SkippedVideo, Tracker
-from ytqa.preset_embeddings import PresetEmbeddings
 from ytqa.transcripts import Transcript, save_cached
 
 if TYPE_CHECKING:  # pragma: no cover - types only
+    from langchain_core.embeddings import Embeddings
+
     from ytqa.index.video_index import VideoIndex
 
 logger = logging.getLogger(__name__)
@@ -148,6 +148,8 @@ def write(
     def flush() -> None:
         if group:
             # A model that cannot load would fail each video alike: raise once.
+            from ytqa.preset_embeddings import PresetEmbeddings
+
             embeddings = index.embeddings
             if isinstance(embeddings, PresetEmbeddings):
                 embeddings.model  # noqa: B018 - loads sentence-transformers

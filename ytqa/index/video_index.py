@@ -81,7 +81,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
 
 from ytqa.chunking import CHUNKER_VERSION, ChunkSettings, chunk_settings
 from ytqa.config import index_dir
@@ -101,11 +100,11 @@ from ytqa.index._failures import (
 from ytqa.index._manifest import VideoRecord
 from ytqa.index._report import IngestReport, ProgressCallback, Tracker
 from ytqa.index.sync import sync_index
-from ytqa.preset_embeddings import PresetEmbeddings
 from ytqa.transcripts import Transcript
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from langchain_chroma import Chroma
+    from langchain_core.embeddings import Embeddings
 
     from ytqa.retrieval import VideoRetriever
 
@@ -447,6 +446,12 @@ class VideoIndex:
         return self._client
 
     @property
+    def collection(self) -> Any:
+        """The chromadb collection of chunks (a new object after the index is reopened,
+        so read it again for each search rather than keeping it)."""
+        return self._collection
+
+    @property
     def chunking(self) -> ChunkSettings:
         """Chunking used when ``add`` gets none: the settings the collection was made with."""
         return self._defaults
@@ -457,10 +462,27 @@ class VideoIndex:
         :class:`~ytqa.preset_embeddings.PresetEmbeddings` (questions without torch; the
         sentence-transformers model loads when documents are embedded)."""
         if self._embeddings is None:
+            from ytqa.preset_embeddings import PresetEmbeddings
+
             self._embeddings = PresetEmbeddings(
                 self._preset, device=self._device, batch_size=self._batch_size
             )
         return self._embeddings
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of the question *text*, made as :attr:`embeddings` makes it.
+
+        With the preset's own model (no ``embeddings=`` given) the question is
+        embedded in numpy where the model allows it, without loading LangChain's
+        embeddings class, torch or sentence-transformers: what keeps ``ytqa search``
+        quick to start."""
+        if self._embeddings is None:
+            from ytqa._query_encoder import query_vector
+
+            vector = query_vector(self._preset, text)
+            if vector is not None:
+                return vector
+        return self.embeddings.embed_query(text)
 
     @property
     def vectorstore(self) -> Chroma:
