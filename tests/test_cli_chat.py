@@ -169,6 +169,20 @@ def test_ask_json_lists_the_cited_moments_and_the_passages(home: Path, tmp_path:
     assert len(out["context"]) == 2 and all("text" in p for p in out["context"])
 
 
+def test_ask_window_sets_how_much_context_each_passage_has(home: Path, tmp_path: Path) -> None:
+    contexts = []
+    for window in ("0", "2"):
+        folder = tmp_path / window
+        folder.mkdir()
+        path, _ = script(folder, [["Twenty nautical miles [01:01]."]])
+        result = run(home, "ask", "How far did the beam reach?", "--llm", SCRIPTED,
+                     "-o", f"script={path}", "-k", "1", "--window", window, "--json")
+        assert result.exit_code == 0, result.output
+        contexts.append(json.loads(result.output)["context"][0]["text"])
+    narrow, wide = contexts
+    assert narrow in wide and len(wide) > 2 * len(narrow)  # the chunk, then it and 2 + 2 more
+
+
 def environment(home: Path) -> dict[str, str]:
     """The child's environment: this worktree's ytqa and tests, the test's home."""
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))

@@ -13,7 +13,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from ytqa import LLMConfigurationError, YtqaError, resolve_llm
-from ytqa.llm import DEFAULT_LLM, LLM_ENV, parse_hf_spec
+from ytqa.llm import DEFAULT_LLM, LLM_ENV, parse_hf_spec, runs_on_this_machine
 
 # The same spec and options as tests/test_chain_e2e.py, so the process-wide model
 # cache of ytqa.llm loads the GGUF once per test session.
@@ -171,6 +171,7 @@ def test_gguf_model_generates_text_sync_and_async(gemma_llm: str) -> None:
     llm = resolve_llm(gemma_llm, **GEMMA_OPTIONS)
     # This GGUF's tokenizer has no chat template: a plain text-completion model.
     assert isinstance(llm, HuggingFacePipeline)
+    assert runs_on_this_machine(llm)  # chains keep its excerpts short
     assert resolve_llm(gemma_llm, **GEMMA_OPTIONS) is llm  # loaded once per process
     answer = llm.invoke("The capital of France is")
     assert isinstance(answer, str) and answer.strip()
@@ -198,6 +199,7 @@ def test_chat_template_models_are_wrapped_as_chat_models(gemma_llm: str) -> None
     chat = _wrap_pipeline(text_llm.pipeline, "gemma", None, tokenizer,  # type: ignore[attr-defined]
                           chat=True)
     assert isinstance(chat, BaseChatModel)
+    assert runs_on_this_machine(chat)
     messages = [SystemMessage("Answer in one word."), HumanMessage("What colour is the sky?")]
     assert chat.invoke(messages).text.strip()
     # langchain_huggingface refuses async for local pipelines; ytqa runs it in a thread.

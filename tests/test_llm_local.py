@@ -12,7 +12,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from ytqa import LLMConfigurationError, YtqaError, build_chain, resolve_llm
-from ytqa.llm import DEFAULT_LLM, LLM_ENV
+from ytqa.chain import LOCAL_MODEL_WINDOW
+from ytqa.llm import DEFAULT_LLM, LLM_ENV, runs_on_this_machine
+from ytqa.retrieval import DEFAULT_WINDOW
 
 pytestmark = pytest.mark.slow
 
@@ -86,8 +88,9 @@ def test_answers_a_five_passage_prompt_citing_a_given_moment(
 ) -> None:
     from ytqa.evaluation import cited_seconds
 
+    # Wide passages, as window= gives them (chains give a local model one chunk each).
     chain = build_chain([str(transcripts_dir / "1fQkVqno-uI.srt")], llm=qwen,
-                        llm_options={"max_new_tokens": 96}, k=5)
+                        llm_options={"max_new_tokens": 96}, k=5, window=DEFAULT_WINDOW)
     result = chain.invoke({"query": "For how long has our planet hosted living organisms?"})
     answer, documents = result["result"], result["source_documents"]
     assert len(documents) == 5
@@ -97,6 +100,22 @@ def test_answers_a_five_passage_prompt_citing_a_given_moment(
     given = [(cited_seconds(doc) or 0.0, doc.metadata["end"]) for doc in documents]
     for m, s in MARK.findall(answer):
         assert any(low - 1 <= int(m) * 60 + int(s) <= high for low, high in given), answer
+
+
+def test_chains_give_a_local_model_one_chunk_excerpts(
+    qwen: str, minilm: Path, transcripts_dir: Path
+) -> None:
+    # It reads its prompt at CPU speed: five wide excerpts would delay its first word
+    # by ~13 s (benchmarks/local_llm.py). The user's window= still wins.
+    source = [str(transcripts_dir / "1fQkVqno-uI.srt")]
+    local = build_chain(source, llm=qwen, k=5)
+    assert runs_on_this_machine(local.combine_documents_chain.llm_chain.llm)
+    assert LOCAL_MODEL_WINDOW == 0 and local.retriever.window == LOCAL_MODEL_WINDOW
+    documents = local.retriever.invoke("For how long has our planet hosted living organisms?")
+    assert len(documents) == 5
+    assert all("matched_text" not in document.metadata for document in documents)  # no neighbours
+    assert build_chain(source, llm=qwen, window=2).retriever.window == 2
+    assert DEFAULT_WINDOW > 0  # what a hosted model gets (tests/test_chain.py)
 
 
 def test_default_llm_is_read_from_the_models_folder(

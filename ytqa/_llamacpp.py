@@ -113,6 +113,8 @@ def load_runtime(path: Path, *, n_ctx: int, n_threads: int) -> tuple[Any, thread
                     n_ctx=n_ctx,
                     n_threads=n_threads,
                     n_threads_batch=n_threads,
+                    # Reads the prompt ~7 % faster on two cores (benchmarks/local_llm.py).
+                    flash_attn=True,
                     verbose=False,
                 )
             except (ValueError, RuntimeError, OSError) as exc:

@@ -45,13 +45,14 @@ from langchain_core.retrievers import BaseRetriever
 
 from ytqa.citations import marked_text
 from ytqa.errors import ChainConfigurationError, InvalidPromptError
-from ytqa.llm import resolve_llm
+from ytqa.llm import resolve_llm, runs_on_this_machine
 from ytqa.retrieval import build_retriever, source_label
 
 __all__ = [
     "CHAIN_TYPES",
     "DEFAULT_PROMPT",
     "EXCERPT_PROMPT",
+    "LOCAL_MODEL_WINDOW",
     "MAP_PROMPT",
     "REFINE_PROMPT",
     "SYSTEM_INSTRUCTIONS",
@@ -62,6 +63,14 @@ __all__ = [
 ]
 
 CHAIN_TYPES = ("stuff", "map_reduce", "refine")
+
+LOCAL_MODEL_WINDOW = 0
+"""The retriever's ``window`` when the LLM runs on this machine (llama.cpp, ``hf:``)
+and none is given: each excerpt is its matching chunk alone. Such a model reads
+the prompt at CPU speed (about 180 tokens a second on two cores for the default
+0.5B model), so five wide excerpts (~2,300 tokens) would keep the first word
+waiting 13 s; five one-chunk excerpts (~570 tokens) take about 3 s
+(``benchmarks/local_llm.py``, docs/performance.md). Pass ``window=`` to choose."""
 
 # --- prompts ----------------------------------------------------------------------
 
@@ -420,7 +429,10 @@ def qa_parts(
     that a video that cannot be had is reported before a model loads)."""
     qa_prompt = DEFAULT_PROMPT if prompt is None else _check_prompt(prompt)
     retriever = build_retriever(videos, **retriever_options)
-    return retriever, resolve_llm(llm, **dict(llm_options or {})), qa_prompt
+    model = resolve_llm(llm, **dict(llm_options or {}))
+    if "window" not in retriever_options and runs_on_this_machine(model):
+        retriever.window = LOCAL_MODEL_WINDOW
+    return retriever, model, qa_prompt
 
 
 def format_sources(documents: Iterable[Document]) -> list[str]:

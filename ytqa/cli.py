@@ -254,15 +254,17 @@ class _SpeechProgress:
 
 
 def answer_options(f: F) -> F:
-    """The options of commands that answer with an LLM: ``--llm``, ``-o``, ``-k``."""
+    """The options of commands that answer with an LLM: ``--llm``, ``-o``, ``-k``,
+    ``--window``."""
     options = [
         click.option(
             "--llm",
             envvar="YTQA_LLM",
             show_envvar=True,
             help="LLM: 'provider:model' (e.g. openai:gpt-4o-mini, ollama:llama3.2), "
-            "'hf:<model id or path>', or 'py:module:attribute' (a model of your own "
-            "code) [default: a small local model].",
+            "'llamacpp:<file>.gguf' (pip install 'ytqa[local]'), 'hf:<model id or path>', "
+            "or 'py:module:attribute' (a model of your own code) [default: a small local "
+            "model run by llama.cpp].",
         ),
         click.option(
             "-o",
@@ -276,10 +278,19 @@ def answer_options(f: F) -> F:
         ),
         click.option("-k", "k", type=click.IntRange(1, 50), default=4, show_default=True,
                      help="Number of transcript passages given to the LLM."),
+        click.option("--window", type=click.IntRange(0, 50), metavar="N",
+                     help="Chunks on each side of each matching chunk in a passage "
+                     "[default: 5; 0 for an LLM on this machine, which reads its prompt at "
+                     "CPU speed: more context, a later first word]."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _window(window: int | None) -> dict[str, Any]:
+    """``window=`` for the chain when --window was given (else the chain chooses)."""
+    return {} if window is None else {"window": window}
 
 
 def json_option(f: F) -> F:
@@ -454,6 +465,7 @@ def ask(
     llm: str | None,
     llm_options: tuple[str, ...],
     k: int,
+    window: int | None,
     chroma_server: str | None,
     languages: tuple[str, ...],
     translate_to: str | None,
@@ -482,6 +494,7 @@ def ask(
             llm=llm,
             llm_options=_parse_llm_options(llm_options),
             k=k,
+            **_window(window),
             index=_open_index(model, chroma_server),
             fetch=_fetch(languages, translate_to, proxy, captions, speech.settings(asr, asr_model)),
         )
@@ -543,6 +556,7 @@ def chat(
     llm: str | None,
     llm_options: tuple[str, ...],
     k: int,
+    window: int | None,
     chroma_server: str | None,
     languages: tuple[str, ...],
     translate_to: str | None,
@@ -570,7 +584,7 @@ def chat(
     click.echo("Loading the LLM ...", err=True)
     chain = build_chat_chain(
         None, model=model, llm=llm, llm_options=_parse_llm_options(llm_options), k=k,
-        index=index, video_ids=scope,
+        **_window(window), index=index, video_ids=scope,
     )
     _Chat(chain, index, scope, debug=_debug_requested(click.get_current_context())).run()
 

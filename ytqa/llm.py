@@ -41,6 +41,7 @@ import functools
 import importlib.util
 import os
 import re
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 from langchain_core.runnables.config import run_in_executor
 
-from ytqa._llamacpp import LLAMACPP_PREFIX, load_llamacpp
+from ytqa._llamacpp import LLAMACPP_PREFIX, LlamaCppChatModel, load_llamacpp
 from ytqa.embeddings import resolve_device
 from ytqa.errors import LLMConfigurationError
 
@@ -64,15 +65,17 @@ __all__ = [
     "LLM_ENV",
     "parse_hf_spec",
     "resolve_llm",
+    "runs_on_this_machine",
 ]
 
 DEFAULT_LLM = "llamacpp:Qwen/Qwen2.5-0.5B-Instruct-GGUF::qwen2.5-0.5b-instruct-q4_k_m.gguf"
 """The LLM used when none is given: a 0.5B-parameter instruct model (Apache-2.0),
 4-bit, 491 MB, run by llama.cpp (``pip install "ytqa[local]"``): on two CPU cores
-it reads a five-excerpt prompt in about 12 s, then streams about 27 tokens a
-second (docs/performance.md). Hosted or Ollama models (``"provider:model"``)
-answer better. Override with ``$YTQA_LLM`` or ``llm=``; offline, put the file in
-``$YTQA_MODELS_DIR``."""
+it reads a prompt at about 180 tokens a second, then streams about 40 tokens a
+second (docs/performance.md); chains give it one-chunk excerpts
+(:data:`ytqa.chain.LOCAL_MODEL_WINDOW`), so that the answer starts within ~3 s.
+Hosted or Ollama models (``"provider:model"``) answer better. Override with
+``$YTQA_LLM`` or ``llm=``; offline, put the file in ``$YTQA_MODELS_DIR``."""
 
 LLM_ENV = "YTQA_LLM"
 """Environment variable naming the default LLM, in any form ``llm=`` accepts."""
@@ -473,6 +476,19 @@ def _wrap_pipeline(
     return _local_chat_class()(
         llm=llm, tokenizer=tokenizer, model_id=name, custom_get_token_ids=count
     )
+
+
+def runs_on_this_machine(model: BaseLanguageModel[Any]) -> bool:
+    """Whether *model* computes on this machine (llama.cpp, or ``hf:`` transformers):
+    its prompt is read at CPU speed, so chains keep the excerpts short."""
+    if isinstance(model, LlamaCppChatModel):
+        return True
+    huggingface = sys.modules.get("langchain_huggingface")  # loaded by any hf: model
+    if huggingface is None:
+        return False
+    if isinstance(model, huggingface.ChatHuggingFace):
+        model = model.llm
+    return isinstance(model, huggingface.HuggingFacePipeline)
 
 
 @functools.cache
