@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import importlib.util
+import threading
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,22 @@ def test_gguf_model_generates_text_sync_and_async(gemma_llm: str) -> None:
     assert llm.get_num_tokens("hello world") == len(
         llm.pipeline.tokenizer.encode("hello world", add_special_tokens=False)
     )
+
+
+@pytest.mark.slow
+def test_generation_ends_when_the_reader_of_a_stream_stops(gemma_llm: str) -> None:
+    # Ctrl-C in `ytqa chat` stops reading; the generation thread must not run on to
+    # max_new_tokens (4,000 forced tokens here: minutes of CPU).
+    llm = resolve_llm(gemma_llm, max_new_tokens=4000, min_new_tokens=4000)
+    before = set(threading.enumerate())
+    stream = llm.stream("Count from one to one thousand: one, two, three,")
+    assert next(stream) is not None and next(stream) is not None
+    generating = [thread for thread in threading.enumerate() if thread not in before]
+    assert generating  # LangChain generates in a thread of its own
+    stream.close()  # what an interrupted `for` loop does to the stream
+    for thread in generating:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in generating)
 
 
 @pytest.mark.slow

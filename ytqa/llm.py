@@ -43,13 +43,14 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLanguageModel
 from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatResult
+from langchain_core.outputs import ChatResult, GenerationChunk
 from langchain_core.runnables.config import run_in_executor
 
 from ytqa._llamacpp import LLAMACPP_PREFIX, LlamaCppChatModel, load_llamacpp
@@ -462,13 +463,11 @@ def _load_weights(
 def _wrap_pipeline(
     text_pipeline: Any, model_id: str, gguf_file: str | None, tokenizer: Any, chat: bool
 ) -> BaseLanguageModel[Any]:
-    from langchain_huggingface import HuggingFacePipeline
-
     name = f"{model_id}{GGUF_SEPARATOR}{gguf_file}" if gguf_file else model_id
     # Count tokens with the model's own tokenizer: LangChain's fallback downloads
     # GPT-2's (map_reduce measures prompts), which fails offline and miscounts.
     count = functools.partial(tokenizer.encode, add_special_tokens=False)
-    llm: HuggingFacePipeline = HuggingFacePipeline(
+    llm = _local_pipeline_class()(
         pipeline=text_pipeline, model_id=name, custom_get_token_ids=count
     )
     if not chat:
@@ -489,6 +488,57 @@ def runs_on_this_machine(model: BaseLanguageModel[Any]) -> bool:
     if isinstance(model, huggingface.ChatHuggingFace):
         model = model.llm
     return isinstance(model, huggingface.HuggingFacePipeline)
+
+
+@functools.cache
+def _local_pipeline_class() -> type[HuggingFacePipeline]:
+    """``HuggingFacePipeline`` whose streamed generation ends when its reader stops."""
+    from langchain_huggingface import HuggingFacePipeline
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    class EndWhenStopped(LogitsProcessor):
+        """Leaves the end-of-text token as the only choice once *stopped* is set."""
+
+        def __init__(self, stopped: threading.Event, end: int) -> None:
+            self.stopped, self.end = stopped, end
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            if self.stopped.is_set():
+                scores[:, :] = float("-inf")
+                scores[:, self.end] = 0.0
+            return scores
+
+    class LocalHuggingFacePipeline(HuggingFacePipeline):
+        """Generation runs in LangChain's thread while the answer streams; when the
+        reader stops (Ctrl-C in ``ytqa chat``, a closed web request) it would run on
+        to ``max_new_tokens``, holding the CPU. This ends it at the next token."""
+
+        def _stream(
+            self,
+            prompt: str,
+            stop: list[str] | None = None,
+            run_manager: CallbackManagerForLLMRun | None = None,
+            **kwargs: Any,
+        ) -> Iterator[GenerationChunk]:
+            end = self.pipeline.tokenizer.eos_token_id
+            if isinstance(end, list):
+                end = end[0] if end else None
+            if end is None:
+                yield from super()._stream(prompt, stop, run_manager, **kwargs)
+                return
+            stopped = threading.Event()
+            options = dict(kwargs.pop("pipeline_kwargs", None) or {})
+            options["logits_processor"] = LogitsProcessorList(
+                [*(options.get("logits_processor") or []), EndWhenStopped(stopped, end)]
+            )
+            try:
+                yield from super()._stream(
+                    prompt, stop, run_manager, pipeline_kwargs=options, **kwargs
+                )
+            finally:
+                stopped.set()
+
+    return LocalHuggingFacePipeline
 
 
 @functools.cache
