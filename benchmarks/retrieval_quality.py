@@ -62,6 +62,8 @@ LEVERS: dict[str, dict[str, Any]] = {
     "neighbour_weight=0.5": {"neighbour_weight": 0.5},
     "window=8": {"window": 8},
     "cite_lead=0": {"cite_lead": 0},
+    "cite_lead=6": {"cite_lead": 6.0},
+    "cite_lead=9": {"cite_lead": 9.0},
     "search_type=mmr": {"search_type": "mmr"},
 }
 

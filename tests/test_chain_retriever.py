@@ -13,7 +13,9 @@ from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from tests.test_chain import BEES, LONG_TALK, TRANSCRIPTS, WORMHOLES
 from ytqa import ChainConfigurationError, VideoIndexError, build_retriever
+from ytqa.embeddings import EmbeddingPreset, resolve_preset
 from ytqa.index import VideoIndex, chunk_id, chunk_key
+from ytqa.passages import DEFAULT_NEIGHBOUR_WEIGHT, neighbour_weight_for
 from ytqa.retrieval import VideoRetriever
 
 
@@ -160,6 +162,21 @@ def test_matches_are_ranked_with_their_better_neighbour(index: VideoIndex) -> No
         assert doc.metadata["score"] == pytest.approx(
             _own_scores(index, question, [chunk_id(*key)])[chunk_id(*key)], abs=1e-4
         )
+
+
+def test_the_default_neighbour_weight_is_the_models_own(index: VideoIndex) -> None:
+    # Measured per model on both dev sets (docs/evaluation.md): MPNet 0.2, MiniLM
+    # 0.35, and 0.35 for a model nobody measured.
+    assert neighbour_weight_for(resolve_preset("minilm")) == 0.35
+    assert neighbour_weight_for(resolve_preset("mpnet")) == 0.2
+    unmeasured = EmbeddingPreset("mine", "/models/my-encoder", 384, 256)
+    assert neighbour_weight_for(unmeasured) == DEFAULT_NEIGHBOUR_WEIGHT
+    question = "Why are honeybee colonies collapsing?"
+    default = build_retriever(index=index, k=5, window=0).invoke(question)
+    explicit = build_retriever(index=index, k=5, window=0, neighbour_weight=0.35).invoke(question)
+    assert [(d.id, d.metadata["score"]) for d in default] == [
+        (d.id, d.metadata["score"]) for d in explicit
+    ]
 
 
 @pytest.mark.parametrize("weight", [1, 1.5, -0.1, True, "0.3"])

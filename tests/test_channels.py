@@ -34,7 +34,7 @@ from ytqa.cli import cli
 from ytqa.errors import CookieFileError, FetchOptionsError, RunBlockedError
 from ytqa.index import VideoIndex
 from ytqa.ingest import FetchOptions, failed_sources, failed_sources_file, ingest
-from ytqa.transcripts import expand_sources, load_transcript, video_cache_dir
+from ytqa.transcripts import REQUEST_INTERVAL, expand_sources, load_transcript, video_cache_dir
 from ytqa.video import is_channel_url, is_collection_url
 
 CHANNEL = "https://www.youtube.com/@SomeChannel"
@@ -385,6 +385,7 @@ def test_ingest_summarises_a_channel_and_retries_what_failed(
     (["--limit", "0"], 2, "--limit"),
     (["--since", "yesterday"], 2, "--since"),
     (["--concurrency", "17"], 2, "--concurrency"),
+    (["--request-interval", "-1"], 2, "--request-interval"),
     (["--cookies", "/nonexistent/cookies.txt"], 2, "Bad cookies file"),
 ])
 def test_bad_run_options_are_one_line_errors(
@@ -393,6 +394,19 @@ def test_bad_run_options_are_one_line_errors(
     result = run("ingest", CHANNEL, *args)
     assert result.exit_code == status, result.output
     assert needle in result.output and "Traceback" not in result.output
+
+
+def test_request_interval_paces_a_run_from_the_command_line(
+    youtube_responses: Path, minilm: Path
+) -> None:
+    with many_videos(youtube_responses) as youtube:
+        result = run("ingest", *ids(4), "--concurrency", "4", "--request-interval", "0.05")
+    assert result.exit_code == 0, result.output
+    # As with FetchOptions(request_interval=0.05): 16 starts over 15 intervals at least.
+    assert len(youtube.starts) == 16
+    assert youtube.starts[-1] - youtube.starts[0] >= 15 * 0.05 - 0.01
+    # The help's default is the library's.
+    assert f"[default: {REQUEST_INTERVAL}]" in " ".join(run("ingest", "--help").output.split())
 
 
 def test_ingest_needs_sources_or_retry_failed() -> None:

@@ -749,6 +749,11 @@ def search(
 @click.option("--concurrency", type=click.IntRange(1, 16), default=2, show_default=True,
               envvar="YTQA_CONCURRENCY", show_envvar=True, metavar="N",
               help="Videos fetched at the same time (more is faster, and blocked sooner).")
+@click.option("--request-interval", type=click.FloatRange(min=0), envvar="YTQA_REQUEST_INTERVAL",
+              show_envvar=True, metavar="SECONDS",
+              help="Seconds between the starts of two requests to YouTube in the run (a "
+              "video takes four), which caps a run at about one video a second; lower is "
+              "faster, and blocked sooner [default: 0.25].")
 @click.option("--cookies", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               envvar="YTQA_COOKIES", show_envvar=True,
               help="Netscape-format cookies.txt of a browser signed in to YouTube, for "
@@ -772,6 +777,7 @@ def ingest(
     limit: int | None,
     since: Any,
     concurrency: int,
+    request_interval: float | None,
     cookies: Path | None,
     retry_failed: bool,
     verbose: bool,
@@ -806,6 +812,7 @@ def ingest(
             languages, translate_to, proxy, captions, speech.settings(asr, asr_model), refresh,
             limit=limit, since=since.date() if since is not None else None,
             concurrency=concurrency, cookies=cookies,
+            **({} if request_interval is None else {"request_interval": request_interval}),
         )
         report = ingest_sources(index, [*sources, *retried], options, progress=bar)
     _raise_if_corrupt(report)

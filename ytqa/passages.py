@@ -9,7 +9,7 @@ and ``ytqa search``, without LangChain's retriever machinery.
 
 A search embeds the question, asks the index's Chroma collection for the best
 chunks (hiding videos being added), ranks each chunk with its better-matching
-neighbour (:data:`DEFAULT_NEIGHBOUR_WEIGHT`), widens the best ones by
+neighbour (:data:`MODEL_NEIGHBOUR_WEIGHTS`), widens the best ones by
 :data:`DEFAULT_WINDOW` neighbours on each side, and cites each a little before
 the matching chunk (:data:`DEFAULT_CITE_LEAD`). It checks that every chunk
 found belongs to the ready version of its video and searches again without any
@@ -37,6 +37,7 @@ from ytqa.index import chunk_id, chunk_key
 from ytqa.video import format_timestamp, parse_video_id
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ytqa.embeddings import EmbeddingPreset
     from ytqa.index import VideoIndex
     from ytqa.ingest import FetchOptions, Source
 
@@ -44,9 +45,11 @@ __all__ = [
     "DEFAULT_CITE_LEAD",
     "DEFAULT_NEIGHBOUR_WEIGHT",
     "DEFAULT_WINDOW",
+    "MODEL_NEIGHBOUR_WEIGHTS",
     "SEARCH_TYPES",
     "check_options",
     "find_passages",
+    "neighbour_weight_for",
     "retrieve_passages",
     "searchable_videos",
     "source_label",
@@ -62,7 +65,12 @@ DEFAULT_CITE_LEAD = 3.0
 
 DEFAULT_NEIGHBOUR_WEIGHT = 0.35
 """Share of a chunk's rank score taken from its better-matching direct neighbour
-(see :attr:`ytqa.retrieval.VideoRetriever.neighbour_weight` and docs/evaluation.md)."""
+(see :attr:`ytqa.retrieval.VideoRetriever.neighbour_weight` and docs/evaluation.md),
+for models without a measured weight of their own (:data:`MODEL_NEIGHBOUR_WEIGHTS`)."""
+
+MODEL_NEIGHBOUR_WEIGHTS: dict[str, float] = {"all-MiniLM-L6-v2": 0.35, "all-mpnet-base-v2": 0.2}
+"""The neighbour weight measured best for each embedding model (by its base name) on
+both dev sets, uploaded and auto-captions, short and long videos (docs/evaluation.md)."""
 
 _SEARCH_ROUNDS = 3
 """Searches made for one question while chunks of replaced videos turn up."""
@@ -75,7 +83,7 @@ def check_options(
     search_kwargs: dict[str, Any] | None = None,
     window: Any = DEFAULT_WINDOW,
     cite_lead: Any = DEFAULT_CITE_LEAD,
-    neighbour_weight: Any = DEFAULT_NEIGHBOUR_WEIGHT,
+    neighbour_weight: Any = None,
 ) -> None:
     """Raise ``ChainConfigurationError`` (saying what to pass) for a bad search option."""
     _check_k(k)
@@ -89,10 +97,12 @@ def check_options(
             f"cite_lead must be a number of seconds, 0 or more; got {cite_lead!r}."
         )
     weight = neighbour_weight
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < 1:
+    if weight is not None and (
+        isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < 1
+    ):
         raise ChainConfigurationError(
             f"neighbour_weight must be a number from 0 (each chunk's own score) up to, "
-            f"not including, 1; got {weight!r}."
+            f"not including, 1, or None (the model's own); got {weight!r}."
         )
 
 
@@ -106,7 +116,7 @@ def retrieve_passages(
     search_kwargs: dict[str, Any] | None = None,
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
-    neighbour_weight: float = DEFAULT_NEIGHBOUR_WEIGHT,
+    neighbour_weight: float | None = None,
     search: Callable[..., list[Document]] | None = None,
 ) -> list[Document]:
     """The *k* best passages of the complete videos (only *video_ids*, when given)
@@ -161,7 +171,7 @@ def find_passages(
     search_kwargs: dict[str, Any] | None = None,
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
-    neighbour_weight: float = DEFAULT_NEIGHBOUR_WEIGHT,
+    neighbour_weight: float | None = None,
 ) -> list[Document]:
     """Search *index* once: the *k* best passages for *query*, best first.
 
@@ -169,8 +179,10 @@ def find_passages(
     pending videos hidden, ``video_ids`` applied). Each passage is a matching
     chunk with *window* neighbours on each side, ``score`` in its metadata; its
     ``cited_start`` is where the matching chunk starts, less *cite_lead*.
+    *neighbour_weight* None: the index's model's own (:func:`neighbour_weight_for`).
     """
     options = dict(search_kwargs or {})
+    weight = neighbour_weight_for(index.preset) if neighbour_weight is None else neighbour_weight
     # Enough chunks that k passages remain once neighbours are merged.
     wanted = k * (2 * window + 1)
     if search_type == "mmr":
@@ -181,9 +193,14 @@ def find_passages(
         scored = _similarity_search(index, query_vector, wanted, where, options)
         if search_type == "similarity_score_threshold":
             scored = [(doc, score) for doc, score in scored if score >= float(threshold)]
-        if neighbour_weight:
-            scored = _rank_with_neighbours(index, query_vector, scored, neighbour_weight)
+        if weight:
+            scored = _rank_with_neighbours(index, query_vector, scored, weight)
     return _passages(index, scored, k, window, cite_lead)
+
+
+def neighbour_weight_for(preset: EmbeddingPreset) -> float:
+    """The neighbour weight a search over *preset*'s vectors uses unless told otherwise."""
+    return MODEL_NEIGHBOUR_WEIGHTS.get(preset.base_name, DEFAULT_NEIGHBOUR_WEIGHT)
 
 
 def searchable_videos(

@@ -105,12 +105,15 @@ class VideoRetriever(BaseRetriever):
     """Seconds before the matching chunk that the link opens at (never before the
     returned passage): caption timing is coarse, and a viewer should hear the
     answer from its first word."""
-    neighbour_weight: float = DEFAULT_NEIGHBOUR_WEIGHT
+    neighbour_weight: float | None = None
     """Matches are ranked by ``(1 - w) * score + w * max(score of the chunk before,
     score of the chunk after)``: an answer spoken over two chunks, or a moment whose
     neighbour also matches, comes before a lone chunk that shares a few topic words.
-    0 ranks by each chunk's own score. The ``score`` returned is this blend (on the
-    similarity's scale); ``score_threshold`` applies to each chunk's own similarity."""
+    0 ranks by each chunk's own score; None (the default) takes the weight measured
+    for the index's model (:data:`ytqa.passages.MODEL_NEIGHBOUR_WEIGHTS`: 0.35 for
+    MiniLM and models not measured, 0.2 for MPNet). The ``score`` returned is this
+    blend (on the similarity's scale); ``score_threshold`` applies to each chunk's own
+    similarity."""
 
     @model_validator(mode="before")
     @classmethod
@@ -125,7 +128,7 @@ class VideoRetriever(BaseRetriever):
                 search_kwargs=dict(values.get("search_kwargs") or {}),
                 window=values.get("window", DEFAULT_WINDOW),
                 cite_lead=values.get("cite_lead", DEFAULT_CITE_LEAD),
-                neighbour_weight=values.get("neighbour_weight", DEFAULT_NEIGHBOUR_WEIGHT),
+                neighbour_weight=values.get("neighbour_weight"),
             )
         return values
 
@@ -214,7 +217,7 @@ def build_retriever(
     client: Any = None,
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
-    neighbour_weight: float = DEFAULT_NEIGHBOUR_WEIGHT,
+    neighbour_weight: float | None = None,
     fetch: FetchOptions | None = None,
     **fetch_options: Any,
 ) -> VideoRetriever:
@@ -244,8 +247,8 @@ def build_retriever(
         cite_lead: Seconds before the matching chunk that each result's ``url``
             and ``timestamp`` open at (``cited_start``; never before ``start``).
         neighbour_weight: Share of a match's rank taken from its better-matching
-            direct neighbour (0: each chunk's own score); see
-            :attr:`VideoRetriever.neighbour_weight`.
+            direct neighbour (0: each chunk's own score; None: the model's measured
+            weight); see :attr:`VideoRetriever.neighbour_weight`.
         fetch, fetch_options: How transcripts of new videos are had: a
             :class:`ytqa.ingest.FetchOptions`, or its fields as keywords
             (``languages``, ``translate_to``, ``proxy``, ``captions``, ``asr``,
