@@ -46,7 +46,7 @@ from langchain_core.retrievers import BaseRetriever
 from ytqa.citations import marked_text
 from ytqa.errors import ChainConfigurationError, InvalidPromptError
 from ytqa.llm import resolve_llm, runs_on_this_machine
-from ytqa.retrieval import build_retriever, source_label
+from ytqa.retrieval import VideoRetriever, build_retriever, source_label
 
 __all__ = [
     "CHAIN_TYPES",
@@ -57,6 +57,7 @@ __all__ = [
     "REFINE_PROMPT",
     "SYSTEM_INSTRUCTIONS",
     "build_chain",
+    "fit_excerpts_to",
     "format_excerpts",
     "format_sources",
     "qa_parts",
@@ -430,9 +431,17 @@ def qa_parts(
     qa_prompt = DEFAULT_PROMPT if prompt is None else _check_prompt(prompt)
     retriever = build_retriever(videos, **retriever_options)
     model = resolve_llm(llm, **dict(llm_options or {}))
-    if "window" not in retriever_options and runs_on_this_machine(model):
-        retriever.window = LOCAL_MODEL_WINDOW
+    if "window" not in retriever_options:
+        fit_excerpts_to(retriever, model)
     return retriever, model, qa_prompt
+
+
+def fit_excerpts_to(retriever: VideoRetriever, model: BaseLanguageModel[Any]) -> None:
+    """Give *model* the excerpts it can read in time: one chunk each
+    (:data:`LOCAL_MODEL_WINDOW`) when it runs on this machine's CPU; the
+    retriever's own otherwise. The one place that rule is applied (chains, web page)."""
+    if runs_on_this_machine(model):
+        retriever.window = LOCAL_MODEL_WINDOW
 
 
 def format_sources(documents: Iterable[Document]) -> list[str]:

@@ -137,18 +137,16 @@ def retrieve_passages(
     wanted = None if video_ids is None else list(video_ids)
     if search is None:
         check_options(window=window, cite_lead=cite_lead, neighbour_weight=neighbour_weight)
-        search = functools.partial(
-            find_passages, index, window=window, cite_lead=cite_lead,
-            neighbour_weight=neighbour_weight,
-        )
+    run = search or functools.partial(
+        find_passages, index, window=window, cite_lead=cite_lead,
+        neighbour_weight=neighbour_weight,
+    )
     excluded: set[str] = set()
 
     def search_once() -> list[Document]:
         # The filter is made (and an index another process wrote to reopened) afresh.
         where = _merge_filters(index.where(wanted, exclude=excluded), user_filter)
-        assert search is not None
-        return search(query, k=k, search_type=search_type, where=where,
-                      search_kwargs=dict(options))
+        return run(query, k=k, search_type=search_type, where=where, search_kwargs=dict(options))
 
     for _ in range(_SEARCH_ROUNDS):
         documents = index.searching(search_once)

@@ -64,8 +64,7 @@ class Service:
         llm: BaseLanguageModel[Any] | None,
         fetch_options: FetchOptions,
     ) -> None:
-        from ytqa.chain import LOCAL_MODEL_WINDOW
-        from ytqa.llm import runs_on_this_machine
+        from ytqa.chain import fit_excerpts_to
         from ytqa.retrieval import VideoRetriever
 
         self.index = index
@@ -75,10 +74,10 @@ class Service:
         # The retriever of build_retriever, without its sync: carrying videos over
         # from other presets runs as a job (start_sync), so the server starts at once.
         # Its passages are the answer's context: short ones for an LLM on this CPU,
-        # as the chains give it (ytqa.chain.LOCAL_MODEL_WINDOW).
+        # as the chains give it.
         self.retriever = VideoRetriever(index=index)
-        if llm is not None and runs_on_this_machine(llm):
-            self.retriever.window = LOCAL_MODEL_WINDOW
+        if llm is not None:
+            fit_excerpts_to(self.retriever, llm)
         self.jobs = JobBoard()
         self.write_lock = threading.Lock()
         # Per indexed version of a video (ID, time added): its length, and its
