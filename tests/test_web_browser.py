@@ -196,7 +196,10 @@ def test_the_page_plays_the_cited_moment(
         assert fallback.get_attribute("href") == (
             "https://www.youtube.com/watch?v=hostile0001&t=6s")
         page.locator("#player", has_text="could not load").wait_for(timeout=30_000)
-        assert "farmers move uphill" in page.locator("#transcript li.current").inner_text()
+        # The new video's transcript loads after the player: wait for its current line.
+        current = page.locator("#transcript li.current", has_text="farmers move uphill")
+        current.wait_for(timeout=30_000)
+        assert "farmers move uphill" in current.inner_text()
         first_line = page.locator("#transcript li").first.inner_text()
         assert "<script>alert('transcript')</script>" in first_line
         # ...and with it, the page's own player code seeks the YouTube player.
