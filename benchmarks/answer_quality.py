@@ -19,8 +19,11 @@ set:
   videos" (what ``DEFAULT_PROMPT`` asks for); for the others, the share declined;
 - **s/answer**: median seconds per answer (retrieval + generation).
 
-``--limit N`` asks the first N questions of each set. Cited marks are read from the
-answer text by ``ytqa.citations.find_marks``. A benchmark, not a test: it asserts nothing.
+``--limit N`` asks the first N questions of each set; ``--free`` lifts the rule that
+holds a llama.cpp model answering ytqa's prompt to the moments of the given lines
+(``cite_given_moments``, ``ytqa.chain.citing_options``), for comparison. Cited
+marks are read from the answer text by ``ytqa.citations.find_marks``. A benchmark,
+not a test: it asserts nothing.
 Needs ``ytqa[local]``, the packaged models (README, Development) and ../shared/data.
 """
 
@@ -95,6 +98,9 @@ def main() -> None:
     parser.add_argument("--llm", help="llm= spec (default: the default LLM's packaged stand-in)")
     parser.add_argument("--sets", default="dev,wide,off", help="of dev, wide, off")
     parser.add_argument("--k", type=int, default=4, help="passages per question (build_chain's k)")
+    parser.add_argument("--free", action="store_true",
+                        help="leave a llama.cpp model free to write any mark (the baseline "
+                             "of ytqa's cite_given_moments rule)")
     args = parser.parse_args()
 
     setup_offline()
@@ -120,9 +126,13 @@ def main() -> None:
     for file in files:
         index.add(read_transcript_file(file))
     chain = build_chain(index=index, llm=llm, k=args.k)
+    llm_chain = chain.combine_documents_chain.llm_chain  # type: ignore[attr-defined]
+    if args.free:
+        llm_chain.llm_kwargs = {}
     load = os.getloadavg()
-    print(f"llm: {llm}\n{len(files)} videos indexed; k={args.k}; load {load[0]:.2f} "
-          f"{load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores\n")
+    print(f"llm: {llm} (options {llm_chain.llm_kwargs})\n{len(files)} videos indexed; "
+          f"k={args.k}; load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+          f"on {os.cpu_count()} cores\n")
 
     summary = []
     for name, items in sets.items():

@@ -17,6 +17,9 @@ Excerpts are as chains give them to a local model (``--window``, default
 - ``qwen-0.5b``: Qwen2.5-Coder-0.5B-Instruct Q4_K_M by llama.cpp, the packaged
   stand-in for the default LLM (Qwen2.5-0.5B-Instruct Q4_K_M: same architecture,
   size and quantisation);
+- ``qwen-0.5b-cited``: the same, held to the moments of the given lines as ytqa's
+  chains hold a llama.cpp model (``cite_given_moments``, ``ytqa.chain.citing_options``:
+  decoding under a grammar);
 - ``qwen-1.5b``, ``smollm2-135m``, ``gemma-270m``: the other packaged GGUF models
   by llama.cpp;
 - ``gemma-hf``: the baseline, yesterday's default path: Gemma 3 270M through
@@ -58,6 +61,7 @@ def models() -> dict[str, str | None]:
     gemma = om.gemma_gguf_path()
     return {
         "qwen-0.5b": llamacpp(om.QWEN_CODER_05B),
+        "qwen-0.5b-cited": llamacpp(om.QWEN_CODER_05B),
         "qwen-1.5b": llamacpp(om.QWEN_CODER_15B),
         "smollm2-135m": llamacpp(om.SMOLLM2_135M),
         "gemma-270m": f"llamacpp:{gemma}" if gemma else None,
@@ -85,13 +89,15 @@ def fixed_prompts(window: int) -> list[list[dict[str, str]]]:
 
 
 def measure(
-    spec: str, prompts: list[list[dict[str, str]]], runs: int, max_tokens: int
+    spec: str, prompts: list[list[dict[str, str]]], runs: int, max_tokens: int, cited: bool
 ) -> dict[str, Any]:
     """In the child: load *spec*, stream the first prompt's answer *runs* times, then
-    the second prompt's once without dropping the first (a follow-up in one process)."""
+    the second prompt's once without dropping the first (a follow-up in one process).
+    *cited*: with the generation options ytqa's chains give the model for its prompt."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
     from ytqa import resolve_llm
+    from ytqa.chain import citing_options
 
     kinds = {"system": SystemMessage, "human": HumanMessage}
     messages, follow_up = (
@@ -100,6 +106,7 @@ def measure(
     began = time.perf_counter()
     llm = resolve_llm(spec, max_new_tokens=max_tokens)
     load_s = time.perf_counter() - began
+    options = citing_options(llm, None) if cited else {}
     prompt_tokens = llm.get_num_tokens_from_messages(messages)
     firsts, rates, answers, counts = [], [], [], []
     for _ in range(runs):
@@ -111,7 +118,7 @@ def measure(
         began = time.perf_counter()
         first = None
         pieces = []
-        for chunk in llm.stream(messages):
+        for chunk in llm.stream(messages, **options):
             if chunk.text and first is None:
                 first = time.perf_counter() - began
             pieces.append(chunk.text)
@@ -126,7 +133,7 @@ def measure(
     # The next question in the same process: llama.cpp reuses the evaluated prefix
     # (the system message and the prompt's head), as in `ytqa chat` or `ytqa serve`.
     began = time.perf_counter()
-    next(iter(llm.stream(follow_up)))
+    next(iter(llm.stream(follow_up, **options)))
     next_first = time.perf_counter() - began
     return {
         "load_s": load_s,
@@ -152,9 +159,10 @@ def main() -> None:
     args = parser.parse_args()
     setup_offline()
     if args.child:
-        spec, prompt_file = args.child.split("\n", 1)
+        name, spec, prompt_file = args.child.split("\n", 2)
         prompts = json.loads(Path(prompt_file).read_text())
-        print(json.dumps(measure(spec, prompts, args.runs, args.max_tokens)))
+        cited = name.endswith("-cited")
+        print(json.dumps(measure(spec, prompts, args.runs, args.max_tokens, cited)))
         return
 
     rows = models()
@@ -169,27 +177,27 @@ def main() -> None:
           f" on {os.cpu_count()} cores; {args.runs} runs, up to {args.max_tokens} tokens; "
           f"five excerpts of window {window}; "
           f"targets: first token <= {TARGET_FIRST_TOKEN_S} s, >= {TARGET_TOKENS_PER_S} tokens/s")
-    print(f"{'model':<14} {'prompt tok':>10} {'load s':>7} {'first s':>8} {'next s':>7} "
+    print(f"{'model':<16} {'prompt tok':>10} {'load s':>7} {'first s':>8} {'next s':>7} "
           f"{'tok/s':>6} {'tokens':>6} {'peak MiB':>8}  meets")
     answers = {}
     try:
         for name in chosen:
             spec = rows.get(name)
             if spec is None:
-                print(f"{name:<14} (not installed: see README, Development)")
+                print(f"{name:<16} (not installed: see README, Development)")
                 continue
             child = subprocess.run(
                 [sys.executable, __file__, "--runs", str(args.runs), "--max-tokens",
-                 str(args.max_tokens), "--child", f"{spec}\n{prompt_file}"],
+                 str(args.max_tokens), "--child", f"{name}\n{spec}\n{prompt_file}"],
                 capture_output=True, text=True, check=False,
             )
             if child.returncode != 0:
-                print(f"{name:<14} failed: {child.stderr.strip().splitlines()[-1:]}")
+                print(f"{name:<16} failed: {child.stderr.strip().splitlines()[-1:]}")
                 continue
             result = json.loads(child.stdout.strip().splitlines()[-1])
             meets = (result["first_token_s"] <= TARGET_FIRST_TOKEN_S
                      and result["tokens_per_s"] >= TARGET_TOKENS_PER_S)
-            print(f"{name:<14} {result['prompt_tokens']:>10} {result['load_s']:>7.1f} "
+            print(f"{name:<16} {result['prompt_tokens']:>10} {result['load_s']:>7.1f} "
                   f"{result['first_token_s']:>8.2f} {result['next_first_token_s']:>7.2f} "
                   f"{result['tokens_per_s']:>6.1f} "
                   f"{result['answer_tokens']:>6.0f} {result['peak_rss_mib']:>8.0f}  "

@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from ytqa.citations import PART_STARTS, Mark, cite_moments, find_marks, marked_text
+from ytqa.citations import (
+    PART_STARTS,
+    Mark,
+    cite_moments,
+    find_marks,
+    line_marks,
+    marked_text,
+)
 
 VIDEO = "dQw4w9WgXcQ"
 TEXT = "The lens was new. It threw a beam twenty miles. Keepers wound the clockwork."
@@ -50,6 +57,14 @@ def test_each_line_of_a_passage_carries_its_moment() -> None:
     single = Document("Just one chunk.", metadata={"start": 3725.2})
     assert marked_text(single) == "[1:02:05] Just one chunk."
     assert marked_text(Document("No times at all.")) == "No times at all."
+
+
+def test_the_marks_heading_lines_are_what_a_prompt_offers_to_cite() -> None:
+    long = Document("Just one chunk.", metadata={"start": 3725.2})
+    prompt = f"Question? [09:99] no\n{marked_text(passage())}\n\n{marked_text(long)}\n"
+    prompt += "[00:52] a repeat\n say [02:00] mid-line\n[5:00]no space"
+    assert line_marks(prompt) == ["00:40", "00:52", "01:05", "1:02:05"]
+    assert line_marks("No marks here.") == []
 
 
 def test_marks_inside_a_given_passage_are_linked_at_that_second() -> None:

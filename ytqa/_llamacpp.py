@@ -24,6 +24,7 @@ from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from ytqa.citations import NOT_IN_THESE_VIDEOS, line_marks
 from ytqa.errors import LLMConfigurationError
 
 LLAMACPP_PREFIX = "llamacpp:"
@@ -32,6 +33,18 @@ DEFAULT_CONTEXT = 4096
 """Tokens of context: five excerpts and the instructions take about 1,500."""
 
 INSTALL_HINT = 'pip install "ytqa[local]"'
+
+CITE_GIVEN_MOMENTS = "cite_given_moments"
+"""Generation option (``model.bind(cite_given_moments=True)``; ytqa's chains set it
+when the model answers ytqa's own prompt): the answer is either
+:data:`~ytqa.citations.NOT_IN_THESE_VIDEOS` or prose that cites one to
+:data:`MAX_CITATIONS` moments (and may open with one more), each the mark of a line
+of the excerpts in the last message, and ends with its last citation. A small model
+then never invents a moment, never answers without one, and cannot ramble until the
+token limit (``benchmarks/answer_quality.py``, docs/evaluation.md)."""
+MAX_CITATIONS = 3
+MAX_CITED_PROSE = 400
+"""Characters of prose at most before each citation."""
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 
@@ -231,6 +244,9 @@ class LlamaCppChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        grammar = None
+        if kwargs.pop(CITE_GIVEN_MOMENTS, False):
+            grammar = citation_grammar(line_marks(messages[-1].text) if messages else [])
         request = {
             "messages": [_as_dict(message) for message in messages],
             "max_tokens": kwargs.pop("max_tokens", self.max_tokens),
@@ -243,10 +259,17 @@ class LlamaCppChatModel(BaseChatModel):
         if kwargs:
             raise LLMConfigurationError(
                 f"Unknown generation options {sorted(kwargs)} for a llama.cpp model: use "
-                "max_tokens, temperature, top_p, repeat_penalty, seed or stop."
+                f"max_tokens, temperature, top_p, repeat_penalty, seed, stop or "
+                f"{CITE_GIVEN_MOMENTS}."
             )
         with self._lock:
             try:
+                if grammar is not None:
+                    runtime = require_runtime()
+                    request["grammar"] = runtime.LlamaGrammar.from_string(grammar, verbose=False)
+                    request["logits_processor"] = runtime.LogitsProcessorList(
+                        [_CiteBeforeEnding(self.client)]
+                    )
                 pieces = self.client.create_chat_completion(stream=True, **request)
                 finish = None
                 for piece in pieces:
@@ -270,6 +293,57 @@ class LlamaCppChatModel(BaseChatModel):
                                                                  "model_name": self.model_path}),
             generation_info={"finish_reason": finish},
         )
+
+
+def citation_grammar(marks: list[str]) -> str | None:
+    """The GBNF grammar of :data:`CITE_GIVEN_MOMENTS` for the given line *marks*
+    (``"05:12"``...); None when there are none (nothing to cite: no constraint).
+
+    >>> print(citation_grammar(["00:40", "1:00:52"]))
+    root ::= decline | answer
+    decline ::= "This is not in these videos."
+    answer ::= (citation " ")? (prose citation){1,3} "."?
+    prose ::= [^\\[]{1,400}
+    citation ::= "[" ("00:40" | "1:00:52") "]"
+    """
+    if not marks:
+        return None
+    choices = " | ".join(f'"{mark}"' for mark in marks)  # digits and colons: no escaping
+    return "\n".join([
+        "root ::= decline | answer",
+        f'decline ::= "{NOT_IN_THESE_VIDEOS}"',
+        f'answer ::= (citation " ")? (prose citation){{1,{MAX_CITATIONS}}} "."?',
+        f"prose ::= [^\\[]{{1,{MAX_CITED_PROSE}}}",
+        f'citation ::= "[" ({choices}) "]"',
+    ])
+
+
+class _CiteBeforeEnding:
+    """Where the model would end its answer on prose that cites nothing, it opens a
+    citation instead (the grammar then lets it write only a given mark). Without
+    this, the grammar's ban on ending uncited makes a small model ramble on until
+    it cites."""
+
+    def __init__(self, runtime: Any) -> None:
+        self._runtime = runtime
+        self._end = runtime.token_eos()
+        self._open = runtime.tokenize(b" [", add_bos=False, special=False)[0]
+        self._prompt_tokens: int | None = None
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if self._prompt_tokens is None:  # the first call sees the prompt alone
+            self._prompt_tokens = len(input_ids)
+        if int(scores.argmax()) != self._end:
+            return scores
+        written = self._runtime.detokenize(list(input_ids[self._prompt_tokens:]))
+        text = written.decode("utf-8", errors="ignore")
+        uncited = text.rpartition("]")[2]
+        if not uncited.strip(" .") or text.strip() == NOT_IN_THESE_VIDEOS:
+            return scores
+        forced = scores.copy()
+        forced.fill(-float("inf"))
+        forced[self._open] = 0.0
+        return forced
 
 
 def _as_dict(message: BaseMessage) -> dict[str, str]:

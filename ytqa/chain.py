@@ -43,7 +43,8 @@ from langchain_core.prompts import (
 )
 from langchain_core.retrievers import BaseRetriever
 
-from ytqa.citations import marked_text
+from ytqa._llamacpp import CITE_GIVEN_MOMENTS, LlamaCppChatModel
+from ytqa.citations import NOT_IN_THESE_VIDEOS, marked_text
 from ytqa.errors import ChainConfigurationError, InvalidPromptError
 from ytqa.llm import resolve_llm, runs_on_this_machine
 from ytqa.retrieval import VideoRetriever, build_retriever, source_label
@@ -57,6 +58,7 @@ __all__ = [
     "REFINE_PROMPT",
     "SYSTEM_INSTRUCTIONS",
     "build_chain",
+    "citing_options",
     "fit_excerpts_to",
     "format_excerpts",
     "format_sources",
@@ -86,7 +88,7 @@ SYSTEM_INSTRUCTIONS = (
     "Ground every statement in the excerpts and cite the moment it comes from with the "
     "mark of the line that says it, in square brackets, like [05:12] (or [1:05:12] past "
     "the first hour); name the video when the excerpts come from several.\n"
-    "If the excerpts do not contain the answer, say \"This is not in these videos.\" and "
+    f'If the excerpts do not contain the answer, say "{NOT_IN_THESE_VIDEOS}" and '
     "do not guess or use outside knowledge."
 )
 """The system message of every ytqa prompt: the fencing rule and the citation rule."""
@@ -315,7 +317,8 @@ def _stuff(
 ) -> _ExcerptStuffChain:
     return _ExcerptStuffChain(
         mark_lines=mark_lines,
-        llm_chain=LLMChain(llm=llm, prompt=prompt, verbose=verbose),
+        llm_chain=LLMChain(llm=llm, prompt=prompt, verbose=verbose,
+                           llm_kwargs=citing_options(llm, prompt)),
         document_variable_name="context",
         document_prompt=EXCERPT_PROMPT,
         verbose=verbose,
@@ -338,7 +341,8 @@ def _combine_documents_chain(
             verbose=verbose,
         )
     return _ExcerptRefineChain(
-        initial_llm_chain=LLMChain(llm=llm, prompt=prompt, verbose=verbose),
+        initial_llm_chain=LLMChain(llm=llm, prompt=prompt, verbose=verbose,
+                                   llm_kwargs=citing_options(llm, prompt)),
         refine_llm_chain=LLMChain(llm=llm, prompt=REFINE_PROMPT, verbose=verbose),
         document_variable_name="context",
         initial_response_name="existing_answer",
@@ -442,6 +446,20 @@ def fit_excerpts_to(retriever: VideoRetriever, model: BaseLanguageModel[Any]) ->
     retriever's own otherwise. The one place that rule is applied (chains, web page)."""
     if runs_on_this_machine(model):
         retriever.window = LOCAL_MODEL_WINDOW
+
+
+def citing_options(llm: Any, prompt: BasePromptTemplate[Any] | None) -> dict[str, Any]:
+    """Generation options for *llm* answering *prompt* (None: :data:`DEFAULT_PROMPT`).
+
+    A llama.cpp model answering ytqa's own prompt cites only the moments of the lines
+    it is given, at least one unless it answers :data:`NOT_IN_THESE_VIDEOS`
+    (:data:`ytqa._llamacpp.CITE_GIVEN_MOMENTS`): a small local model left free
+    copies the prompt's example ``[05:12]`` or cites nothing. Other models, and any
+    custom prompt (which may ask for another form), are left free.
+    """
+    if isinstance(llm, LlamaCppChatModel) and prompt in (None, DEFAULT_PROMPT):
+        return {CITE_GIVEN_MOMENTS: True}
+    return {}
 
 
 def format_sources(documents: Iterable[Document]) -> list[str]:

@@ -27,11 +27,22 @@ from langchain_core.documents import Document
 
 from ytqa.video import format_timestamp, is_video_id, watch_url
 
-__all__ = ["PART_STARTS", "Mark", "cite_moments", "find_marks", "marked_text"]
+__all__ = [
+    "NOT_IN_THESE_VIDEOS",
+    "PART_STARTS",
+    "Mark",
+    "cite_moments",
+    "find_marks",
+    "line_marks",
+    "marked_text",
+]
 
 PART_STARTS = "part_starts"
 """Metadata key of a retrieved passage: ``[[offset, seconds], ...]``, where in
 ``page_content`` each of its chunks (a group of caption cues) begins, and when."""
+
+NOT_IN_THESE_VIDEOS = "This is not in these videos."
+"""What ytqa's prompt asks the model to answer when the excerpts lack the answer."""
 
 # Seconds of slack around a passage: marks are written in whole seconds (rounded
 # down) and a passage's end is the end of its last cue.
@@ -109,6 +120,19 @@ def marked_text(document: Document) -> str:
         if words:
             lines.append(f"[{format_timestamp(float(seconds))}] {words}")
     return "\n".join(lines)
+
+
+_LINE_MARK = re.compile(r"^\[(\d{1,2}(?::[0-5]\d){1,2})\] ", re.MULTILINE)
+
+
+def line_marks(text: str) -> list[str]:
+    """The ``mm:ss`` / ``h:mm:ss`` marks that head lines of *text* (as
+    :func:`marked_text` writes them), in order, each once.
+
+    >>> line_marks("<excerpt>\\n[00:40] The lens was new.\\n[00:52] It could [00:53] throw.")
+    ['00:40', '00:52']
+    """
+    return list(dict.fromkeys(_LINE_MARK.findall(text)))
 
 
 def cite_moments(answer: str, documents: Sequence[Document]) -> list[Document]:

@@ -37,7 +37,7 @@ from langchain_core.runnables import (
 from langchain_core.runnables.utils import AddableDict
 from langchain_core.tools import BaseTool, StructuredTool
 
-from ytqa.chain import DEFAULT_PROMPT, format_excerpts, qa_parts
+from ytqa.chain import DEFAULT_PROMPT, citing_options, format_excerpts, qa_parts
 from ytqa.citations import cite_moments
 from ytqa.errors import ChainConfigurationError
 from ytqa.retrieval import build_retriever, source_label
@@ -71,7 +71,9 @@ def answer_chain(
     the last step of :func:`build_rag_chain`.
     """
     values = RunnableLambda(_prompt_values, name="format_excerpts")
-    return values | (prompt or DEFAULT_PROMPT) | llm | StrOutputParser()
+    options = citing_options(llm, prompt)
+    model = llm.bind(**options) if options else llm
+    return values | (prompt or DEFAULT_PROMPT) | model | StrOutputParser()
 
 
 def _prompt_values(inputs: Mapping[str, Any]) -> dict[str, Any]:
