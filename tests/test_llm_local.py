@@ -137,6 +137,7 @@ def test_answers_of_ytqas_prompt_cite_only_the_lines_given(
             assert answer.strip() == NOT_IN_THESE_VIDEOS or cited, answer
             assert set(cited) <= _given_lines(documents), answer
             assert "05:12" not in cited  # the prompt's example, not a line of this video
+            assert all(cited.count(mark) <= 2 for mark in cited)  # a repeat ends it
             # It ends with its last citation: no rambling to the token limit.
             assert len(answer) <= (MAX_CITATIONS + 1) * (MAX_CITED_PROSE + len("[00:00] "))
     assert len([p for p in rag.stream(ON_TOPIC) if "answer" in p]) > 3  # still streams

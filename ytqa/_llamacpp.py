@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,7 +269,7 @@ class LlamaCppChatModel(BaseChatModel):
                     runtime = require_runtime()
                     request["grammar"] = runtime.LlamaGrammar.from_string(grammar, verbose=False)
                     request["logits_processor"] = runtime.LogitsProcessorList(
-                        [_CiteBeforeEnding(self.client)]
+                        [_CitationRules(self.client)]
                     )
                 pieces = self.client.create_chat_completion(stream=True, **request)
                 finish = None
@@ -318,11 +319,13 @@ def citation_grammar(marks: list[str]) -> str | None:
     ])
 
 
-class _CiteBeforeEnding:
-    """Where the model would end its answer on prose that cites nothing, it opens a
-    citation instead (the grammar then lets it write only a given mark). Without
-    this, the grammar's ban on ending uncited makes a small model ramble on until
-    it cites."""
+class _CitationRules:
+    """Two rules on top of the citation grammar. Where the model would end its
+    answer on prose that cites nothing, it opens a citation instead (the grammar then
+    lets it write only a given mark; without this, the grammar's ban on ending
+    uncited makes a small model ramble on until it cites). An answer that cites a
+    moment it has cited before ends there (a small model otherwise repeats its
+    sentence and mark up to the grammar's limit)."""
 
     def __init__(self, runtime: Any) -> None:
         self._runtime = runtime
@@ -333,17 +336,33 @@ class _CiteBeforeEnding:
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         if self._prompt_tokens is None:  # the first call sees the prompt alone
             self._prompt_tokens = len(input_ids)
-        if int(scores.argmax()) != self._end:
+            return scores
+        ending = int(scores.argmax()) == self._end
+        # A citation just closed, the answer complete (the grammar allows its end here).
+        closed = self._runtime.detokenize([int(input_ids[-1])]).endswith((b"]", b"]."))
+        if not (ending or closed):
             return scores
         written = self._runtime.detokenize(list(input_ids[self._prompt_tokens:]))
         text = written.decode("utf-8", errors="ignore")
+        if closed:
+            marks = _CITED.findall(text)
+            if marks and marks[-1] in marks[:-1]:
+                return _only(scores, self._end)
         uncited = text.rpartition("]")[2]
-        if not uncited.strip(" .") or text.strip() == NOT_IN_THESE_VIDEOS:
-            return scores
-        forced = scores.copy()
-        forced.fill(-float("inf"))
-        forced[self._open] = 0.0
-        return forced
+        if ending and uncited.strip(" .") and text.strip() != NOT_IN_THESE_VIDEOS:
+            return _only(scores, self._open)
+        return scores
+
+
+_CITED = re.compile(r"\[([\d:]+)\]")
+
+
+def _only(scores: Any, token: int) -> Any:
+    """*scores* that leave the sampler one choice: *token*."""
+    forced = scores.copy()
+    forced.fill(-float("inf"))
+    forced[token] = 0.0
+    return forced
 
 
 def _as_dict(message: BaseMessage) -> dict[str, str]:
