@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from ytqa.citations import NOT_IN_THESE_VIDEOS, line_marks
+from ytqa.citations import NOT_IN_THESE_VIDEOS, find_marks, line_marks
 from ytqa.errors import LLMConfigurationError
 
 LLAMACPP_PREFIX = "llamacpp:"
@@ -345,16 +344,13 @@ class _CitationRules:
         written = self._runtime.detokenize(list(input_ids[self._prompt_tokens:]))
         text = written.decode("utf-8", errors="ignore")
         if closed:
-            marks = _CITED.findall(text)
+            marks = [mark.start for mark in find_marks(text)]
             if marks and marks[-1] in marks[:-1]:
                 return _only(scores, self._end)
         uncited = text.rpartition("]")[2]
         if ending and uncited.strip(" .") and text.strip() != NOT_IN_THESE_VIDEOS:
             return _only(scores, self._open)
         return scores
-
-
-_CITED = re.compile(r"\[([\d:]+)\]")
 
 
 def _only(scores: Any, token: int) -> Any:
