@@ -12,8 +12,12 @@ that nothing is fetched.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ import pytest
 import responses
 from click.testing import CliRunner, Result
 
+from tests.offline_models import REPO_ROOT
 from tests.store_support import shared_transcript
 from tests.test_store import _kill_when_blocked
 from ytqa import (
@@ -386,6 +391,64 @@ def test_a_video_left_pending_by_a_killed_process_is_completed(
     assert record["settings"].startswith("64/8/") and len(_chunk_ids(ROBOTS)) == record["chunks"]
     assert [c.request.url for c in no_youtube.calls] == []
     _assert_healthy_and_searchable(report, {BEES, WORMHOLES, ROBOTS})
+
+
+_LIVE_ADD = f"""
+import sys
+import threading
+from pathlib import Path
+
+from tests.store_support import CountingEmbeddings
+from ytqa import VideoIndex, get_embeddings
+
+folder, transcripts = sys.argv[1], Path(sys.argv[2])
+# Blocks in its second embedding call, holding the write lock, until a line comes in.
+blocking = CountingEmbeddings(get_embeddings("minilm"), block_on_call=2)
+threading.Thread(
+    target=lambda: (sys.stdin.readline(), blocking.released.set()), daemon=True
+).start()
+index = VideoIndex(persist_directory=folder, embeddings=blocking, write_batch_size=4)
+index.add(transcripts / "{ROBOTS}.srt", max_tokens=64, overlap_tokens=8)
+print("FINISHED", flush=True)
+"""
+
+
+@pytest.mark.parametrize("action", ["check", "repair"])
+def test_the_doctor_waits_for_an_add_in_another_process_instead_of_calling_it_stopped(
+    home: Path, transcripts_dir: Path, no_youtube: responses.RequestsMock, action: str
+) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", _LIVE_ADD, str(home / "index"), str(transcripts_dir)],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        assert child.stdout.readline().strip() == "EMBED CALL 2 REACHED", "the add did not start"
+        assert VideoIndex().pending() == [ROBOTS]  # half written, by a live process
+
+        reports: list[Any] = []
+        doctor = threading.Thread(
+            target=lambda: reports.append(check_index() if action == "check" else repair_index())
+        )
+        doctor.start()
+        doctor.join(timeout=3)
+        assert doctor.is_alive() and not reports, "the doctor went on while the add wrote"
+        child.stdin.write("go on\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "FINISHED"
+        assert child.wait(timeout=60) == 0
+        doctor.join(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    [report] = reports
+    assert report.problems == [] and report.healthy
+    assert report.repaired == [] and report.moved_to is None
+    index = VideoIndex()
+    assert index.pending() == [] and index.has_video(ROBOTS)
+    assert len(_chunk_ids(ROBOTS)) == _record(ROBOTS)["chunks"]
 
 
 def test_a_tampered_fingerprint_is_restored_without_embedding_again(

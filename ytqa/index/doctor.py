@@ -28,8 +28,11 @@ What can be wrong with an index folder, how it is found, and what the repair doe
 
 Nothing asks YouTube: a video whose transcript is neither in the cache nor in
 its file on disk cannot be added again, and the report lists it with the
-command that gets it back (``ytqa ingest ID``). Repair while no other process
-writes to the index: the repair itself writes, and may move the folder.
+command that gets it back (``ytqa ingest ID``). A check and a repair hold the
+index's write lock: a writer in another process finishes the videos it is writing
+first (a video it is writing is not taken for one left pending), and no writer
+starts while the repair writes. Programs that keep the index open should still be
+closed before a repair that moves the folder.
 
 Chroma's failures become ytqa errors that point here in
 :mod:`ytqa.index._failures`, which :class:`~ytqa.index.VideoIndex` uses on every
@@ -625,7 +628,8 @@ def check_index(persist_directory: str | os.PathLike[str] | None = None) -> Doct
     >>> report.healthy, [p.message for p in report.problems]  # doctest: +SKIP
     """
     folder = _folder(persist_directory)
-    survey = _survey(folder)
+    with _writes_finished(folder, repairing=False):
+        survey = _survey(folder)
     return DoctorReport(
         folder,
         problems=list(survey.problems),
@@ -646,31 +650,44 @@ def repair_index(persist_directory: str | os.PathLike[str] | None = None) -> Doc
     videos that could not be added again, with the command for each. The
     report's :attr:`~DoctorReport.remaining` is what a check finds afterwards.
 
-    Close other programs that use the index first; ``VideoIndex`` objects of
-    this process opened on a rebuilt folder must be opened again.
+    It holds the index's write lock from the check to the end: a writer in
+    another process finishes what it is writing first, and the next one waits.
+    ``VideoIndex`` objects opened on a rebuilt folder (in this process or
+    another) must be opened again.
 
     Raises:
         EmbeddingModelError: a preset's model cannot be loaded to embed again.
+        VideoIndexError: the index folder cannot be locked (not writable).
     """
     folder = _folder(persist_directory)
-    survey = _survey(folder)
-    report = DoctorReport(
-        folder,
-        problems=list(survey.problems),
-        collections=[c.name for c in survey.collections],
-        videos=survey.videos,
-    )
-    if not survey.problems:
-        return report
-    if survey.damaged:
-        report.moved_to = _rebuild(folder, survey, report)
-    else:
-        for collection in survey.collections:
-            mine = [p for p in survey.problems if p.collection == collection.name]
-            if mine:
-                _repair_collection(folder, collection, mine, report)
-    report.remaining = _survey(folder).problems
+    with _writes_finished(folder, repairing=True):
+        survey = _survey(folder)
+        report = DoctorReport(
+            folder,
+            problems=list(survey.problems),
+            collections=[c.name for c in survey.collections],
+            videos=survey.videos,
+        )
+        if not survey.problems:
+            return report
+        if survey.damaged:
+            report.moved_to = _rebuild(folder, survey, report)
+        else:
+            for collection in survey.collections:
+                mine = [p for p in survey.problems if p.collection == collection.name]
+                if mine:
+                    _repair_collection(folder, collection, mine, report)
+        report.remaining = _survey(folder).problems
     return report
+
+
+def _writes_finished(folder: Path, *, repairing: bool) -> contextlib.AbstractContextManager[None]:
+    """The index's write lock, taken once a writer in another process has finished its
+    write (its videos are pending while it writes, which is not damage). A check of a
+    folder it may not write to (read-only media) goes on without the lock."""
+    if not folder.is_dir() or (not repairing and not os.access(folder, os.W_OK)):
+        return contextlib.nullcontext()
+    return _writes.locked(folder)
 
 
 def _set_aside(folder: Path) -> Path:
