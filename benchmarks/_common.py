@@ -5,7 +5,8 @@ scripts import this module as ``from _common import ...``.
 
 API: :func:`setup_offline`, :data:`REPO_ROOT`, :func:`shared_data_dir`,
 :func:`transcript_paths`, :func:`load_transcripts`, :func:`median`,
-:func:`percentile`, :func:`peak_rss_mib`, :func:`timed`, :func:`repeated_transcripts`.
+:func:`percentile`, :func:`peak_rss_mib`, :func:`timed`, :func:`repeated_transcripts`,
+:func:`scratch_home`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,19 @@ def setup_offline() -> Path:
 
         os.environ["YTQA_MODELS_DIR"] = str(prepare_models_dir())
     return Path(os.environ["YTQA_MODELS_DIR"])
+
+
+def scratch_home(name: str) -> Path:
+    """Point ``YTQA_HOME`` at a new temporary folder, deleted when the process exits, so
+    that indexing (which caches transcripts) leaves the user's ytqa home untouched."""
+    import atexit
+    import shutil
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix=f"ytqa-bench-{name}-"))
+    os.environ["YTQA_HOME"] = str(home)
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return home
 
 
 def shared_data_dir() -> Path:

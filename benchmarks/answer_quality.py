@@ -30,17 +30,14 @@ Needs ``ytqa[local]``, the packaged models (README, Development) and ../shared/d
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import setup_offline, shared_data_dir
+from _common import scratch_home, setup_offline, shared_data_dir
 
 OFF_TOPIC = [
     "What is the recipe for a classic French onion soup?",
@@ -104,8 +101,7 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_offline()
-    os.environ["YTQA_HOME"] = tempfile.mkdtemp(prefix="ytqa-bench-answers-")
-    atexit.register(shutil.rmtree, os.environ["YTQA_HOME"], ignore_errors=True)
+    scratch_home("answers")
 
     from tests import offline_models as om
     from ytqa import build_chain

@@ -34,20 +34,17 @@ Needs the packaged weights (``YTQA_MODELS_DIR``) and ../shared/data.
 from __future__ import annotations
 
 import argparse
-import atexit
 import bisect
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import setup_offline, shared_data_dir
+from _common import scratch_home, setup_offline, shared_data_dir
 
 COLUMNS = ("hit@1", "hit@3", "hit@5", "land@1", "land@3", "mrr@5")
 TARGETS = {"hit@1": 0.85, "hit@5": 0.97, "land@1": 0.75}
@@ -201,9 +198,14 @@ def ytqa_rows(
             retriever = build_retriever(index=index, model=model, k=5, **options)
             reports = {}
             for set_name, items in sets.items():
-                results = [retriever.invoke(item.question) for item in items]
+                results, latencies = [], []
+                for item in items:
+                    asked = time.perf_counter()
+                    results.append(retriever.invoke(item.question))
+                    latencies.append(time.perf_counter() - asked)
                 reports[set_name] = score_results(items, results)
                 reports[set_name]["results"] = results
+                reports[set_name]["latencies"] = latencies
             rows.append((name, reports, indexed + time.perf_counter() - began))
             indexed = 0.0
     finally:
@@ -293,9 +295,7 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_offline()
-    # Indexing caches transcripts: keep the user's ytqa home untouched.
-    os.environ["YTQA_HOME"] = tempfile.mkdtemp(prefix="ytqa-bench-quality-")
-    atexit.register(shutil.rmtree, os.environ["YTQA_HOME"], ignore_errors=True)
+    scratch_home("quality")
 
     import torch
 

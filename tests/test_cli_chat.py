@@ -183,6 +183,31 @@ def test_ask_window_sets_how_much_context_each_passage_has(home: Path, tmp_path:
     assert narrow in wide and len(wide) > 2 * len(narrow)  # the chunk, then it and 2 + 2 more
 
 
+def test_ask_rerank_gives_the_llm_the_passages_of_a_reranked_search(
+    home: Path, tmp_path: Path, mpnet: Path
+) -> None:
+    question = "How far did the beam reach?"
+    path, _ = script(tmp_path, [["Twenty nautical miles [01:01]."]])
+    asked = run(home, "ask", question, "--llm", SCRIPTED, "-o", f"script={path}", "-k", "2",
+                "--rerank", "mpnet", "--json")
+    assert asked.exit_code == 0, asked.output
+    searched = run(home, "search", question, "-k", "2", "--rerank", "mpnet", "--json")
+    plain = run(home, "search", question, "-k", "2", "--json")
+
+    def moments(output: str, key: str) -> list[tuple[str, float]]:
+        return [(p["timestamp"], round(p["score"], 4)) for p in json.loads(output)[key]]
+
+    assert moments(asked.output, "context") == moments(searched.output, "results")
+    assert moments(searched.output, "results") != moments(plain.output, "results")
+
+    refused = run(home, "search", question, "--rerank", "minilm")
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines() == [
+        "Error: --rerank minilm is the index's own model: it would score the same chunks the "
+        "same way. Re-rank with a larger model (minilm indexes: 'mpnet'), or leave --rerank out."
+    ]
+
+
 def environment(home: Path) -> dict[str, str]:
     """The child's environment: this worktree's ytqa and tests, the test's home."""
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))

@@ -108,6 +108,29 @@ def test_cli_json_prints_the_metrics(minilm: Path, corpus: Path, qa_file: Path) 
     assert payload["hit@1"] == 0.5
 
 
+@pytest.mark.slow
+def test_cli_rerank_measures_the_reranked_retriever(
+    minilm: Path, mpnet: Path, corpus: Path, qa_file: Path
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["eval", "--qa", str(qa_file), "--transcripts", str(corpus), "--json",
+              "--rerank", "mpnet"]
+    )
+    assert result.exit_code == 0, result.output
+    expected = evaluate(qa_file, corpus, rerank="mpnet").to_dict()
+    assert json.loads(result.stdout) == expected
+
+
+def test_a_rerank_that_cannot_work_is_one_line_with_exit_code_2(
+    minilm: Path, qa_file: Path, corpus: Path
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["eval", "--qa", str(qa_file), "--transcripts", str(corpus), "--rerank", "minilm"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --rerank minilm is the index's own model")
+
+
 def test_bad_qa_file_is_an_evaluation_error(corpus: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "q1", "video_id": "9P6rdqiybaw", "question": "x"}\n')

@@ -28,7 +28,7 @@ from pydantic import Field
 
 from tests.web_support import LOOPBACK, job_events, parse_sse, srt, transcript
 from tests.youtube_support import VIDEO, fake_youtube
-from ytqa import VideoIndex, build_chain
+from ytqa import ChainConfigurationError, VideoIndex, build_chain, build_retriever
 from ytqa.config import uploads_dir
 from ytqa.web import create_app
 
@@ -381,6 +381,28 @@ def test_remove_a_video(serve: Callable[..., TestClient], index: VideoIndex) -> 
 
 
 # --- search and ask --------------------------------------------------------------------
+
+
+def test_rerank_orders_the_pages_search_as_the_reranked_retriever_does(
+    serve: Callable[..., TestClient], index: VideoIndex, mpnet: Path
+) -> None:
+    index.add(BEES)
+    index.add(transcript("wormholes01", "What is a wormhole?", [
+        "A wormhole is a tunnel that connects two distant places in spacetime.",
+        "Exotic matter would need negative energy density, which nobody has seen.",
+    ]))
+    question = "Why do bee colonies die?"
+    expected = build_retriever(index=index, k=3, rerank="mpnet").invoke(question)
+    plain = build_retriever(index=index, k=3).invoke(question)
+    assert [d.metadata["score"] for d in expected] != [d.metadata["score"] for d in plain]
+
+    found = serve(rerank="mpnet").get("/api/search", params={"q": question, "k": 3}).json()
+    assert [(r["video_id"], r["cited_start"], r["score"]) for r in found["results"]] == [
+        (d.metadata["video_id"], d.metadata["cited_start"], pytest.approx(d.metadata["score"]))
+        for d in expected
+    ]
+    with pytest.raises(ChainConfigurationError, match="index's own model"):
+        create_app(index, rerank="minilm", sync_on_start=False)
 
 
 def test_search_returns_the_retrievers_fields(

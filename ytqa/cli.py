@@ -131,6 +131,19 @@ def model_option(f: F) -> F:
     )(f)
 
 
+def rerank_option(f: F) -> F:
+    return click.option(
+        "--rerank",
+        metavar="MODEL",
+        envvar="YTQA_RERANK",
+        show_envvar=True,
+        help="Re-score each question's best matches with a larger embedding preset too "
+        "(mpnet over the default minilm index): more answers found and opened at, about "
+        "1.3 s more a question on two CPU cores once the model is loaded "
+        "(docs/evaluation.md) [default: the index's model alone].",
+    )(f)
+
+
 def server_option(f: F) -> F:
     return click.option(
         "--chroma-server",
@@ -455,6 +468,7 @@ def _document_json(document: Document) -> dict[str, Any]:
 @click.argument("question")
 @model_option
 @answer_options
+@rerank_option
 @server_option
 @fetch_options
 @json_option
@@ -466,6 +480,7 @@ def ask(
     llm_options: tuple[str, ...],
     k: int,
     window: int | None,
+    rerank: str | None,
     chroma_server: str | None,
     languages: tuple[str, ...],
     translate_to: str | None,
@@ -495,6 +510,7 @@ def ask(
             llm_options=_parse_llm_options(llm_options),
             k=k,
             **_window(window),
+            rerank=rerank,
             index=_open_index(model, chroma_server),
             fetch=_fetch(languages, translate_to, proxy, captions, speech.settings(asr, asr_model)),
         )
@@ -548,6 +564,7 @@ CHAT_COMMANDS = {
 @click.argument("sources", nargs=-1, required=False)
 @model_option
 @answer_options
+@rerank_option
 @server_option
 @fetch_options
 def chat(
@@ -557,6 +574,7 @@ def chat(
     llm_options: tuple[str, ...],
     k: int,
     window: int | None,
+    rerank: str | None,
     chroma_server: str | None,
     languages: tuple[str, ...],
     translate_to: str | None,
@@ -584,7 +602,7 @@ def chat(
     click.echo("Loading the LLM ...", err=True)
     chain = build_chat_chain(
         None, model=model, llm=llm, llm_options=_parse_llm_options(llm_options), k=k,
-        **_window(window), index=index, video_ids=scope,
+        **_window(window), rerank=rerank, index=index, video_ids=scope,
     )
     _Chat(chain, index, scope, debug=_debug_requested(click.get_current_context())).run()
 
@@ -682,6 +700,7 @@ class _Chat:
 @model_option
 @click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True,
               help="Number of passages to show.")
+@rerank_option
 @server_option
 @fetch_options
 @json_option
@@ -690,6 +709,7 @@ def search(
     query: str,
     model: str,
     k: int,
+    rerank: str | None,
     chroma_server: str | None,
     languages: tuple[str, ...],
     translate_to: str | None,
@@ -705,16 +725,18 @@ def search(
     a link to that moment and its similarity score.
     """
     # ytqa.passages, not build_retriever: LangChain's retriever would double the start-up.
-    from ytqa.passages import retrieve_passages, searchable_videos
+    from ytqa.passages import check_options, retrieve_passages, searchable_videos
 
     index = _open_index(model, chroma_server)
+    if rerank is not None:  # before anything is indexed
+        check_options(rerank=rerank, index_preset=index.preset)
     with _SpeechProgress(not as_json) as speech:
         video_ids = searchable_videos(
             index,
             list(sources) or None,
             fetch=_fetch(languages, translate_to, proxy, captions, speech.settings(asr, asr_model)),
         )
-    documents = retrieve_passages(index, query, k=k, video_ids=video_ids)
+    documents = retrieve_passages(index, query, k=k, video_ids=video_ids, rerank=rerank)
     if as_json:
         _echo_json({"query": query, "results": [_document_json(d) for d in documents]})
         return
@@ -1291,6 +1313,7 @@ def _parse_ks(text: str) -> tuple[int, ...]:
 )
 @click.option("--misses/--no-misses", default=True, show_default=True,
               help="List the questions whose top result does not land on the answer.")
+@rerank_option
 @json_option
 def eval_command(
     qa_file: Path,
@@ -1299,6 +1322,7 @@ def eval_command(
     ks: str,
     captions: str,
     misses: bool,
+    rerank: str | None,
     as_json: bool,
 ) -> None:
     """Measure retrieval quality: hit@k, land@k and MRR@5 on a set of questions.
@@ -1312,6 +1336,7 @@ def eval_command(
     report = evaluate(
         qa_file, transcripts_dir, model=model, k=_parse_ks(ks),
         captions="generated" if _captions(captions) == "generated" else "manual",
+        rerank=rerank,
     )
     if as_json:
         _echo_json(report.to_dict() if misses else report.figures())
@@ -1345,6 +1370,7 @@ def eval_command(
 )
 @click.option("-o", "--llm-option", "llm_options", multiple=True, metavar="KEY=VALUE",
               help="An option of the LLM (repeatable), as for ytqa ask.")
+@rerank_option
 @server_option
 @fetch_options
 @click.option("--token", envvar="YTQA_TOKEN", show_envvar=True, metavar="SECRET",
@@ -1361,6 +1387,7 @@ def serve(
     model: str,
     llm: str | None,
     llm_options: tuple[str, ...],
+    rerank: str | None,
     chroma_server: str | None,
     languages: tuple[str, ...],
     translate_to: str | None,
@@ -1396,6 +1423,11 @@ def serve(
         )
     if token is not None and len(token) < 16:
         raise click.BadParameter("use 16 characters or more.", param_hint="'--token'")
+    if rerank is not None:  # said before the port is taken
+        from ytqa.embeddings import resolve_preset
+        from ytqa.passages import check_options
+
+        check_options(rerank=rerank, index_preset=resolve_preset(model))
     try:
         sock = listen(host, port)
     except OSError as exc:
@@ -1421,6 +1453,7 @@ def serve(
         captions=_captions(captions),
         asr=asr,  # type: ignore[arg-type]  # click.Choice of AsrMode's values
         asr_model=asr_model,
+        rerank=rerank,
     )
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host

@@ -422,7 +422,7 @@ def evaluate(
     """
     from ytqa.embeddings import resolve_preset
     from ytqa.index import VideoIndex
-    from ytqa.retrieval import build_retriever
+    from ytqa.retrieval import VideoRetriever, build_retriever
     from ytqa.transcripts import read_transcript_file
 
     items = load_qa(Path(qa_path))
@@ -439,9 +439,11 @@ def evaluate(
     preset = resolve_preset(model)
     index = VideoIndex(preset, in_memory=True)
     try:
+        depth = max(max(ks), MRR_DEPTH)
+        # Its options are checked before the transcripts are embedded (which takes minutes).
+        VideoRetriever(index=index, k=depth, **retriever_options)
         for transcript in transcripts:
             index.add(transcript)
-        depth = max(max(ks), MRR_DEPTH)
         retriever = build_retriever(index=index, model=preset, k=depth, **retriever_options)
         results = [retriever.invoke(item.question) for item in items]
     finally:

@@ -11,7 +11,9 @@ A search embeds the question, asks the index's Chroma collection for the best
 chunks (hiding videos being added), ranks each chunk with its better-matching
 neighbour (:data:`MODEL_NEIGHBOUR_WEIGHTS`), widens the best ones by
 :data:`DEFAULT_WINDOW` neighbours on each side, and cites each a little before
-the matching chunk (:data:`DEFAULT_CITE_LEAD`). It checks that every chunk
+the matching chunk (:data:`DEFAULT_CITE_LEAD`). With ``rerank=`` a second, larger
+embedding model re-scores the :data:`RERANK_DEPTH` best matches and their
+neighbours at query time (:func:`find_passages`). It checks that every chunk
 found belongs to the ready version of its video and searches again without any
 video that does not (a writer in another process may race with it).
 
@@ -46,6 +48,8 @@ __all__ = [
     "DEFAULT_NEIGHBOUR_WEIGHT",
     "DEFAULT_WINDOW",
     "MODEL_NEIGHBOUR_WEIGHTS",
+    "RERANK_DEPTH",
+    "RERANK_SHARE",
     "SEARCH_TYPES",
     "check_options",
     "find_passages",
@@ -72,6 +76,14 @@ MODEL_NEIGHBOUR_WEIGHTS: dict[str, float] = {"all-MiniLM-L6-v2": 0.35, "all-mpne
 """The neighbour weight measured best for each embedding model (by its base name) on
 both dev sets, uploaded and auto-captions, short and long videos (docs/evaluation.md)."""
 
+RERANK_DEPTH = 20
+"""Best matches that ``rerank=`` re-scores (with their direct neighbours: up to three
+times as many short texts embedded per question)."""
+
+RERANK_SHARE = 0.7
+"""Share of a re-scored chunk's similarity taken from the re-ranking model; the rest is
+the index model's (docs/evaluation.md: measured with MiniLM re-ranked by MPNet)."""
+
 _SEARCH_ROUNDS = 3
 """Searches made for one question while chunks of replaced videos turn up."""
 
@@ -84,8 +96,14 @@ def check_options(
     window: Any = DEFAULT_WINDOW,
     cite_lead: Any = DEFAULT_CITE_LEAD,
     neighbour_weight: Any = None,
+    rerank: Any = None,
+    index_preset: EmbeddingPreset | None = None,
 ) -> None:
-    """Raise ``ChainConfigurationError`` (saying what to pass) for a bad search option."""
+    """Raise ``ChainConfigurationError`` (saying what to pass) for a bad search option.
+
+    *rerank* is checked against *index_preset* (the index's model) when it is given.
+    Raises ``EmbeddingModelError`` for a *rerank* that names no model.
+    """
     _check_k(k)
     _check_search(search_type, dict(search_kwargs or {}))
     if isinstance(window, bool) or not isinstance(window, int) or window < 0:
@@ -104,6 +122,8 @@ def check_options(
             f"neighbour_weight must be a number from 0 (each chunk's own score) up to, "
             f"not including, 1, or None (the model's own); got {weight!r}."
         )
+    if rerank is not None:
+        _check_rerank(rerank, search_type, index_preset)
 
 
 def retrieve_passages(
@@ -117,6 +137,7 @@ def retrieve_passages(
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
     neighbour_weight: float | None = None,
+    rerank: str | EmbeddingPreset | None = None,
     search: Callable[..., list[Document]] | None = None,
 ) -> list[Document]:
     """The *k* best passages of the complete videos (only *video_ids*, when given)
@@ -127,7 +148,7 @@ def retrieve_passages(
     ``where_document``). *search*, called as ``search(query, *, k, search_type,
     where, search_kwargs)``, replaces :func:`find_passages` (with *window*,
     *cite_lead* and *neighbour_weight*) as the one call that searches
-    (``VideoRetriever.search`` is one).
+    (``VideoRetriever.search`` is one). *rerank*: see :func:`find_passages`.
     """
     options = dict(search_kwargs or {})
     user_filter = options.pop("filter", None)
@@ -136,10 +157,13 @@ def retrieve_passages(
         video_ids = [video_ids]
     wanted = None if video_ids is None else list(video_ids)
     if search is None:
-        check_options(window=window, cite_lead=cite_lead, neighbour_weight=neighbour_weight)
+        check_options(
+            search_type=search_type, window=window, cite_lead=cite_lead,
+            neighbour_weight=neighbour_weight, rerank=rerank, index_preset=index.preset,
+        )
     run = search or functools.partial(
         find_passages, index, window=window, cite_lead=cite_lead,
-        neighbour_weight=neighbour_weight,
+        neighbour_weight=neighbour_weight, rerank=rerank,
     )
     excluded: set[str] = set()
 
@@ -170,6 +194,7 @@ def find_passages(
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
     neighbour_weight: float | None = None,
+    rerank: str | EmbeddingPreset | None = None,
 ) -> list[Document]:
     """Search *index* once: the *k* best passages for *query*, best first.
 
@@ -178,8 +203,19 @@ def find_passages(
     chunk with *window* neighbours on each side, ``score`` in its metadata; its
     ``cited_start`` is where the matching chunk starts, less *cite_lead*.
     *neighbour_weight* None: the index's model's own (:func:`neighbour_weight_for`).
+
+    *rerank* (an embedding preset, larger than the index's model) re-scores the
+    :data:`RERANK_DEPTH` best matches: each chunk's similarity becomes
+    ``(1 - RERANK_SHARE) * index model's + RERANK_SHARE * rerank model's`` (the
+    matches' neighbours are embedded too) and the matches are ranked again by that,
+    blended with the better neighbour's by the rerank model's weight. It costs a
+    call of the rerank model per question (at most 60 short texts: a median of
+    1.3 s for MPNet on two CPU cores, docs/evaluation.md); the index stores
+    nothing more.
     """
     options = dict(search_kwargs or {})
+    if rerank is not None:  # also for a search type changed per call
+        _check_rerank(rerank, search_type, index.preset)
     weight = neighbour_weight_for(index.preset) if neighbour_weight is None else neighbour_weight
     # Enough chunks that k passages remain once neighbours are merged.
     wanted = k * (2 * window + 1)
@@ -191,8 +227,13 @@ def find_passages(
         scored = _similarity_search(index, query_vector, wanted, where, options)
         if search_type == "similarity_score_threshold":
             scored = [(doc, score) for doc, score in scored if score >= float(threshold)]
-        if weight:
-            scored = _rank_with_neighbours(index, query_vector, scored, weight)
+        if weight or rerank is not None:
+            own = _own_scores(index, query_vector, scored)
+            scored = _blended(scored, own, weight)
+            if rerank is not None:
+                from ytqa.embeddings import resolve_preset
+
+                scored = _reranked(index, query, scored, own, resolve_preset(rerank))
     return _passages(index, scored, k, window, cite_lead)
 
 
@@ -322,44 +363,78 @@ def _document(chunk: str, text: str | None, metadata: Any) -> Document:
     return Document(page_content=text or "", metadata=dict(metadata or {}), id=chunk)
 
 
-def _rank_with_neighbours(
+def _neighbour_ids(document: Document) -> list[str]:
+    """Chunk IDs of the chunks just before and after *document* (none: not a ytqa chunk)."""
+    key = chunk_key(document.metadata)
+    if key is None:
+        return []
+    video_id, fingerprint, position = key
+    return [chunk_id(video_id, fingerprint, i) for i in (position - 1, position + 1)]
+
+
+def _own_scores(
     index: VideoIndex, query_vector: list[float], scored: list[tuple[Document, float]],
-    weight: float,
-) -> list[tuple[Document, float]]:
-    """*scored* re-ordered by each chunk's score blended with its better neighbour's."""
+) -> dict[str, float]:
+    """Similarity of each chunk of *scored* and of its direct neighbours, by chunk ID
+    (the neighbours the search did not return are scored from their stored vectors)."""
     import numpy as np
 
-    own: dict[str, float] = {}
-    for document, score in scored:
-        key = chunk_key(document.metadata)
-        if key is not None:
-            own[chunk_id(*key)] = score
-    wanted: set[str] = set()
-    for document, _ in scored:
-        key = chunk_key(document.metadata)
-        if key is not None:
-            video_id, fingerprint, position = key
-            wanted.update(chunk_id(video_id, fingerprint, i) for i in (position - 1, position + 1))
+    own = {document.id: score for document, score in scored if document.id is not None}
+    wanted = {i for document, _ in scored for i in _neighbour_ids(document)}
     missing = sorted(wanted - own.keys())
-    if missing:  # neighbours the search did not return: score their stored vectors
+    if missing:
         got = index.collection.get(ids=missing, include=["embeddings"])
         if len(got["ids"]):
             vectors = np.asarray(got["embeddings"], dtype=np.float32)
             query = np.asarray(query_vector, dtype=np.float32)
             scores = _similarities(query, vectors, index.preset.chroma_space)
             own.update(zip(got["ids"], (float(x) for x in scores), strict=True))
+    return own
+
+
+def _blended(
+    scored: list[tuple[Document, float]], scores: dict[str, float], weight: float,
+) -> list[tuple[Document, float]]:
+    """*scored* ranked by ``(1 - weight) * score + weight * better neighbour's score``,
+    with each chunk's score (and its neighbours') from *scores* where it has one."""
 
     def rank(document: Document, score: float) -> float:
-        key = chunk_key(document.metadata)
-        if key is None:
-            return score
-        video_id, fingerprint, position = key
-        around = [own.get(chunk_id(video_id, fingerprint, i)) for i in (position - 1, position + 1)]
-        best = max((s for s in around if s is not None), default=score)
-        return (1 - weight) * score + weight * best
+        own = scores.get(document.id, score) if document.id is not None else score
+        around = [scores[i] for i in _neighbour_ids(document) if i in scores]
+        return (1 - weight) * own + weight * max(around, default=own)
 
     ranked = [(document, rank(document, score)) for document, score in scored]
     return sorted(ranked, key=lambda pair: pair[1], reverse=True)
+
+
+def _reranked(
+    index: VideoIndex, query: str, ranked: list[tuple[Document, float]],
+    own: dict[str, float], preset: EmbeddingPreset,
+) -> list[tuple[Document, float]]:
+    """The :data:`RERANK_DEPTH` best of *ranked* ranked again with *preset*'s similarities
+    fused in (see :func:`find_passages`); the others follow, as they were."""
+    import numpy as np
+
+    from ytqa.embeddings import get_embeddings
+
+    top, rest = ranked[:RERANK_DEPTH], ranked[RERANK_DEPTH:]
+    texts = {d.id: d.page_content for d, _ in top if d.id is not None}
+    missing = sorted({i for d, _ in top for i in _neighbour_ids(d)} - texts.keys())
+    if missing:
+        got = index.collection.get(ids=missing, include=["documents"])
+        texts.update((i, text or "") for i, text in zip(got["ids"], got["documents"], strict=True))
+    if not texts:
+        return ranked
+    model = get_embeddings(preset)
+    ids = list(texts)
+    vectors = np.asarray(model.embed_documents([texts[i] for i in ids]), dtype=np.float32)
+    query_vector = np.asarray(model.embed_query(query), dtype=np.float32)
+    second = _similarities(query_vector, vectors, preset.chroma_space)
+    fused = {
+        i: (1 - RERANK_SHARE) * own.get(i, 0.0) + RERANK_SHARE * float(score)
+        for i, score in zip(ids, second, strict=True)
+    }
+    return _blended(top, fused, neighbour_weight_for(preset)) + rest
 
 
 def _passages(
@@ -471,6 +546,45 @@ def _merge_filters(*filters: dict[str, Any] | None) -> dict[str, Any] | None:
     if not present:
         return None
     return present[0] if len(present) == 1 else {"$and": present}
+
+
+_SPACE_WORDS = {"ip": "dot product", "l2": "Euclidean distance"}
+
+
+def _check_rerank(
+    rerank: Any, search_type: Any, index_preset: EmbeddingPreset | None
+) -> None:
+    from ytqa.embeddings import EmbeddingPreset, resolve_preset
+    from ytqa.errors import EmbeddingModelError
+
+    if not isinstance(rerank, (str, EmbeddingPreset)):
+        raise ChainConfigurationError(
+            f"rerank must name an embedding preset (such as 'mpnet') or be None; got {rerank!r}."
+        )
+    try:
+        preset = resolve_preset(rerank)
+    except EmbeddingModelError as exc:  # its message names the argument: this one
+        raise EmbeddingModelError(
+            str(exc).replace(f"model={rerank!r}", f"rerank={rerank!r}", 1)
+        ) from exc
+    if search_type == "mmr":
+        raise ChainConfigurationError(
+            "rerank= re-orders the best matches of a similarity search; search_type='mmr' "
+            "chooses its results for diversity. Use one or the other."
+        )
+    for checked, role in ((preset, "re-ranking model"), (index_preset, "index's model")):
+        if checked is not None and checked.chroma_space != "cosine":
+            raise ChainConfigurationError(
+                f"rerank= fuses cosine similarities, and {checked.key!r} (the {role}) "
+                f"scores by {_SPACE_WORDS.get(checked.chroma_space, checked.chroma_space)}. "
+                "Re-rank a cosine index (minilm, mpnet) with a cosine model such as 'mpnet'."
+            )
+    if index_preset is not None and preset.key == index_preset.key:
+        raise ChainConfigurationError(
+            f"rerank={preset.key!r} is the index's own model: it would score the same chunks "
+            "the same way. Re-rank with a larger model (minilm indexes: 'mpnet'), or leave "
+            "rerank= out."
+        )
 
 
 def _check_k(k: Any) -> None:

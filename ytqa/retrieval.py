@@ -114,6 +114,12 @@ class VideoRetriever(BaseRetriever):
     MiniLM and models not measured, 0.2 for MPNet). The ``score`` returned is this
     blend (on the similarity's scale); ``score_threshold`` applies to each chunk's own
     similarity."""
+    rerank: str | None = None
+    """An embedding preset (larger than the index's model, such as ``"mpnet"`` over a
+    MiniLM index) that re-scores the best matches at query time
+    (:func:`ytqa.passages.find_passages`): more answers found and landed on
+    (docs/evaluation.md), at the cost of a call of that model per question. None
+    (the default): the index's model alone. Similarity searches only."""
 
     @model_validator(mode="before")
     @classmethod
@@ -129,6 +135,8 @@ class VideoRetriever(BaseRetriever):
                 window=values.get("window", DEFAULT_WINDOW),
                 cite_lead=values.get("cite_lead", DEFAULT_CITE_LEAD),
                 neighbour_weight=values.get("neighbour_weight"),
+                rerank=values.get("rerank"),
+                index_preset=getattr(values.get("index"), "preset", None),
             )
         return values
 
@@ -177,7 +185,7 @@ class VideoRetriever(BaseRetriever):
         return find_passages(
             self.index, query, k=k, search_type=search_type, where=where,
             search_kwargs=search_kwargs, window=self.window, cite_lead=self.cite_lead,
-            neighbour_weight=self.neighbour_weight,
+            neighbour_weight=self.neighbour_weight, rerank=self.rerank,
         )
 
 
@@ -218,6 +226,7 @@ def build_retriever(
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
     neighbour_weight: float | None = None,
+    rerank: str | None = None,
     fetch: FetchOptions | None = None,
     **fetch_options: Any,
 ) -> VideoRetriever:
@@ -249,6 +258,9 @@ def build_retriever(
         neighbour_weight: Share of a match's rank taken from its better-matching
             direct neighbour (0: each chunk's own score; None: the model's measured
             weight); see :attr:`VideoRetriever.neighbour_weight`.
+        rerank: An embedding preset larger than *model* (``"mpnet"`` for a MiniLM
+            index) that re-scores the best matches of each question; see
+            :attr:`VideoRetriever.rerank`.
         fetch, fetch_options: How transcripts of new videos are had: a
             :class:`ytqa.ingest.FetchOptions`, or its fields as keywords
             (``languages``, ``translate_to``, ``proxy``, ``captions``, ``asr``,
@@ -274,6 +286,7 @@ def build_retriever(
         window=window,
         cite_lead=cite_lead,
         neighbour_weight=neighbour_weight,
+        rerank=rerank,
     )
     retriever.video_ids = searchable_videos(opened, videos, video_ids=video_ids, fetch=options)
     return retriever

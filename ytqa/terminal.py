@@ -123,6 +123,7 @@ def to_json(value: Any) -> str:
 _CLI_NAMES = {
     "model": "--model",
     "llm": "--llm",
+    "rerank": "--rerank",
     "languages": "--language",
     "translate_to": "--translate-to",
     "proxy": "--proxy",

@@ -254,6 +254,7 @@ def create_app(
     asr: AsrMode | SpeechToText | None = None,
     asr_model: str | None = None,
     sync_on_start: bool = True,
+    rerank: str | None = None,
 ) -> FastAPI:
     """The web app over *index*: the page at ``/``, the API under ``/api``, docs at ``/docs``.
 
@@ -273,6 +274,11 @@ def create_app(
             added videos are fetched, as for :meth:`ytqa.VideoIndex.add_many`.
         sync_on_start: Embed, in a background job, the videos that other presets'
             indexes hold and this one lacks (as ``ytqa search`` does).
+        rerank: An embedding preset larger than the index's model that re-scores
+            each question's best matches (see :attr:`ytqa.VideoRetriever.rerank`).
+
+    Raises:
+        ChainConfigurationError: *rerank* cannot re-rank this index.
     """
     from ytqa.index import VideoIndex
     from ytqa.ingest import FetchOptions
@@ -284,6 +290,7 @@ def create_app(
     service = Service(
         opened,
         llm=None if llm is None else resolve_llm(llm),
+        rerank=rerank,
         fetch_options=FetchOptions(
             languages=tuple(languages),
             translate_to=translate_to,

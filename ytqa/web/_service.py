@@ -63,6 +63,7 @@ class Service:
         *,
         llm: BaseLanguageModel[Any] | None,
         fetch_options: FetchOptions,
+        rerank: str | None = None,
     ) -> None:
         from ytqa.chain import fit_excerpts_to
         from ytqa.retrieval import VideoRetriever
@@ -75,7 +76,7 @@ class Service:
         # from other presets runs as a job (start_sync), so the server starts at once.
         # Its passages are the answer's context: short ones for an LLM on this CPU,
         # as the chains give it.
-        self.retriever = VideoRetriever(index=index)
+        self.retriever = VideoRetriever(index=index, rerank=rerank)
         if llm is not None:
             fit_excerpts_to(self.retriever, llm)
         self.jobs = JobBoard()
