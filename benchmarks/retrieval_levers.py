@@ -43,6 +43,7 @@ from _common import median, scratch_home, setup_offline, shared_data_dir
 from retrieval_quality import (
     AUTO_SLACK,
     TARGETS,
+    add_variant_options,
     channels_of,
     load_corpus,
     long_corpus,
@@ -226,10 +227,7 @@ def levers(corpus: Corpus, questions: list[str]) -> dict[str, Ranker]:
 def main() -> None:
     data = shared_data_dir()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--captions", default="manual",
-                        help="transcript variants, comma-separated: manual, generated")
-    parser.add_argument("--long", action="store_true", help="also the long-video check")
-    parser.add_argument("--cache", type=Path, default=None, help="folder for cached vectors")
+    add_variant_options(parser)
     args = parser.parse_args()
 
     setup_offline()

@@ -275,6 +275,16 @@ def print_targets(rows: list[Row], set_names: Sequence[str], slack: float) -> No
             print(f"target, {name} on {set_name}: {checks} -> {'met' if met else 'NOT met'}")
 
 
+def add_variant_options(parser: argparse.ArgumentParser) -> None:
+    """--captions, --long and --cache: which transcripts, and where their vectors are kept."""
+    parser.add_argument(
+        "--captions", default="manual",
+        help="transcript variants, comma-separated: manual (.srt), generated (.en.vtt first)",
+    )
+    parser.add_argument("--long", action="store_true", help="also the long-video check")
+    parser.add_argument("--cache", type=Path, default=None, help="folder for cached chunk vectors")
+
+
 def main() -> None:
     data = shared_data_dir()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -284,14 +294,9 @@ def main() -> None:
     )
     parser.add_argument("--transcripts", type=Path, default=data / "transcripts")
     parser.add_argument("--models", default="minilm,mpnet", help="ytqa presets, comma-separated")
-    parser.add_argument(
-        "--captions", default="manual",
-        help="transcript variants, comma-separated: manual (.srt), generated (.en.vtt first)",
-    )
-    parser.add_argument("--long", action="store_true", help="also the long-video check")
+    add_variant_options(parser)
     parser.add_argument("--no-recipe", action="store_true", help="leave the common recipe out")
     parser.add_argument("--levers", action="store_true", help="also ytqa with one option changed")
-    parser.add_argument("--cache", type=Path, default=None, help="folder for cached chunk vectors")
     args = parser.parse_args()
 
     setup_offline()
