@@ -253,6 +253,13 @@ def test_rerank_opens_on_the_answer_where_the_index_model_alone_does_not(
     assert is_landing(reranked_top[items.index(recap)], recap)
     landed = sum(map(is_landing, plain_top, items)), sum(map(is_landing, reranked_top, items))
     assert landed[1] > landed[0], landed
+    # The 20 best are re-scored however few passages are asked for, and however narrow.
+    alone = build_retriever(index=lecture_index, k=1, window=0, rerank="mpnet")
+    assert [alone.invoke(item.question)[0].id for item in items] == [
+        build_retriever(index=lecture_index, k=5, window=0, rerank="mpnet")
+        .invoke(item.question)[0].id
+        for item in items
+    ]
 
 
 @pytest.mark.parametrize(

@@ -217,8 +217,9 @@ def find_passages(
     if rerank is not None:  # also for a search type changed per call
         _check_rerank(rerank, search_type, index.preset)
     weight = neighbour_weight_for(index.preset) if neighbour_weight is None else neighbour_weight
-    # Enough chunks that k passages remain once neighbours are merged.
-    wanted = k * (2 * window + 1)
+    # Enough chunks that k passages remain once neighbours are merged (and, to re-rank,
+    # the RERANK_DEPTH best whatever k and window are).
+    wanted = max(k * (2 * window + 1), RERANK_DEPTH if rerank is not None else 0)
     if search_type == "mmr":
         scored = _mmr_search(index, query, wanted, where, options)
     else:
