@@ -19,7 +19,8 @@ set:
   videos" (what ``DEFAULT_PROMPT`` asks for); for the others, the share declined;
 - **s/answer**: median seconds per answer (retrieval + generation).
 
-``--limit N`` asks the first N questions of each set; ``--free`` lifts the rule that
+``--limit N`` asks the first N questions of each set; ``--rerank MODEL`` has the
+chain's retriever re-rank with a second model (``rerank=``); ``--free`` lifts the rule that
 holds a llama.cpp model answering ytqa's prompt to the moments of the given lines
 (``cite_given_moments``, ``ytqa.chain.citing_options``), for comparison. Cited
 marks are read from the answer text by ``ytqa.citations.find_marks``. A benchmark,
@@ -98,6 +99,7 @@ def main() -> None:
     parser.add_argument("--free", action="store_true",
                         help="leave a llama.cpp model free to write any mark (the baseline "
                              "of ytqa's cite_given_moments rule)")
+    parser.add_argument("--rerank", help="rerank= of the chain's retriever (e.g. mpnet)")
     args = parser.parse_args()
 
     setup_offline()
@@ -121,13 +123,13 @@ def main() -> None:
     files = transcript_files(data / "transcripts", prefer="manual")
     for file in files:
         index.add(read_transcript_file(file))
-    chain = build_chain(index=index, llm=llm, k=args.k)
+    chain = build_chain(index=index, llm=llm, k=args.k, rerank=args.rerank)
     llm_chain = chain.combine_documents_chain.llm_chain  # type: ignore[attr-defined]
     if args.free:
         llm_chain.llm_kwargs = {}
     load = os.getloadavg()
     print(f"llm: {llm} (options {llm_chain.llm_kwargs})\n{len(files)} videos indexed; "
-          f"k={args.k}; load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+          f"k={args.k}; rerank={args.rerank}; load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
           f"on {os.cpu_count()} cores\n")
 
     summary = []

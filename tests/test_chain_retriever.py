@@ -202,7 +202,9 @@ def test_rerank_fuses_the_larger_models_similarity_into_the_best_matches(
     index: VideoIndex, mpnet: Path
 ) -> None:
     question = "Why are honeybee colonies collapsing?"
-    docs = build_retriever(index=index, k=3, window=0, rerank="mpnet").invoke(question)
+    # A preset object works as its name does.
+    retriever = build_retriever(index=index, k=3, window=0, rerank=resolve_preset("mpnet"))
+    docs = retriever.invoke(question)
     keys = [chunk_key(doc.metadata) for doc in docs]
     ids = sorted({
         chunk_id(video_id, fingerprint, i)

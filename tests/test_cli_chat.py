@@ -200,12 +200,15 @@ def test_ask_rerank_gives_the_llm_the_passages_of_a_reranked_search(
     assert moments(asked.output, "context") == moments(searched.output, "results")
     assert moments(searched.output, "results") != moments(plain.output, "results")
 
-    refused = run(home, "search", question, "--rerank", "minilm")
-    assert refused.exit_code == 2
-    assert refused.output.strip().splitlines() == [
+    said = (
         "Error: --rerank minilm is the index's own model: it would score the same chunks the "
         "same way. Re-rank with a larger model (minilm indexes: 'mpnet'), or leave --rerank out."
-    ]
+    )
+    # Said before anything is indexed, the LLM loaded or a port taken.
+    for command in (("search", question), ("chat", str(EXAMPLE)), ("serve", "--port", "0")):
+        refused = run(home, *command, "--rerank", "minilm", input="exit\n")
+        assert refused.exit_code == 2, (command, refused.output)
+        assert refused.output.strip().splitlines() == [said], command
 
 
 def environment(home: Path) -> dict[str, str]:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from ytqa.embeddings import EmbeddingPreset
     from ytqa.index import IngestProgress, IngestReport, VideoIndex
     from ytqa.ingest import FetchOptions
     from ytqa.transcripts import Captions
@@ -142,6 +143,14 @@ def rerank_option(f: F) -> F:
         "1.3 s more a question on two CPU cores once the model is loaded "
         "(docs/evaluation.md) [default: the index's model alone].",
     )(f)
+
+
+def _check_rerank(rerank: str | None, index_preset: EmbeddingPreset) -> None:
+    """Say that a --rerank cannot work before anything is indexed, loaded or served."""
+    if rerank is not None:
+        from ytqa.passages import check_options
+
+        check_options(rerank=rerank, index_preset=index_preset)
 
 
 def server_option(f: F) -> F:
@@ -596,6 +605,7 @@ def chat(
     from ytqa.ingest import ingest_or_raise
 
     index = _open_index(model, chroma_server)
+    _check_rerank(rerank, index.preset)
     with _SpeechProgress(True) as speech:
         fetch = _fetch(languages, translate_to, proxy, captions, speech.settings(asr, asr_model))
         scope = ingest_or_raise(index, list(sources), fetch) if sources else None
@@ -725,11 +735,10 @@ def search(
     a link to that moment and its similarity score.
     """
     # ytqa.passages, not build_retriever: LangChain's retriever would double the start-up.
-    from ytqa.passages import check_options, retrieve_passages, searchable_videos
+    from ytqa.passages import retrieve_passages, searchable_videos
 
     index = _open_index(model, chroma_server)
-    if rerank is not None:  # before anything is indexed
-        check_options(rerank=rerank, index_preset=index.preset)
+    _check_rerank(rerank, index.preset)
     with _SpeechProgress(not as_json) as speech:
         video_ids = searchable_videos(
             index,
@@ -1423,11 +1432,9 @@ def serve(
         )
     if token is not None and len(token) < 16:
         raise click.BadParameter("use 16 characters or more.", param_hint="'--token'")
-    if rerank is not None:  # said before the port is taken
-        from ytqa.embeddings import resolve_preset
-        from ytqa.passages import check_options
+    from ytqa.embeddings import resolve_preset
 
-        check_options(rerank=rerank, index_preset=resolve_preset(model))
+    _check_rerank(rerank, resolve_preset(model))
     try:
         sock = listen(host, port)
     except OSError as exc:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -28,7 +28,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field, model_validator
 
-from ytqa.embeddings import DEFAULT_MODEL, resolve_preset
+from ytqa.embeddings import DEFAULT_MODEL, EmbeddingPreset, resolve_preset
 from ytqa.errors import ChainConfigurationError
 from ytqa.index import VideoIndex
 from ytqa.ingest import FetchOptions
@@ -43,9 +43,6 @@ from ytqa.passages import (
     searchable_videos,
     source_label,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ytqa.embeddings import EmbeddingPreset
 
 __all__ = [
     "DEFAULT_CITE_LEAD",
@@ -114,7 +111,7 @@ class VideoRetriever(BaseRetriever):
     MiniLM and models not measured, 0.2 for MPNet). The ``score`` returned is this
     blend (on the similarity's scale); ``score_threshold`` applies to each chunk's own
     similarity."""
-    rerank: str | None = None
+    rerank: str | EmbeddingPreset | None = None
     """An embedding preset (larger than the index's model, such as ``"mpnet"`` over a
     MiniLM index) that re-scores the best matches at query time
     (:func:`ytqa.passages.find_passages`): more answers found and landed on
@@ -226,7 +223,7 @@ def build_retriever(
     window: int = DEFAULT_WINDOW,
     cite_lead: float = DEFAULT_CITE_LEAD,
     neighbour_weight: float | None = None,
-    rerank: str | None = None,
+    rerank: str | EmbeddingPreset | None = None,
     fetch: FetchOptions | None = None,
     **fetch_options: Any,
 ) -> VideoRetriever:
